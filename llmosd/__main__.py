@@ -1,0 +1,3 @@
+from llmosd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""One exception tree for the whole package.
+
+Only `cli.py` (and `ctl.py`) turn these into messages and exit codes: a
+`UsageError` and its children exit 2, every other `LlmosdError` exits 1.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class LlmosdError(Exception):
+    """Base of every error llmosd raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(LlmosdError):
+    """Bad command line, bad input file, bad config: the user must fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The TOML config or a policy file is invalid."""
+
+
+class ContractError(UsageError):
+    """A scenario, action or command does not follow CONTRACT.md."""
+
+
+class ModelError(LlmosdError):
+    """The local model is missing, corrupt, or too slow; the rules engine takes over."""
+
+
+class CollectorError(LlmosdError):
+    """A telemetry source failed as a whole (one GPU or unit failing is not an error)."""
+
+
+class ExecutorError(LlmosdError):
+    """An executor could not carry out an allowed action."""
+
+
+class AuditError(LlmosdError):
+    """The audit log is unreadable or its hash chain is broken."""
+
+
+class ProtocolError(LlmosdError):
+    """A malformed or refused request on the admin socket."""
+
+
+def one_line(err: ValidationError, where: str) -> str:
+    """Condense a pydantic error into one line naming the place: `where: a.b[2]: reason`."""
+    parts = []
+    for e in err.errors()[:3]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+        parts.append(f"{loc or '(top)'}: {e['msg']}")
+    more = f" (+{err.error_count() - 3} more)" if err.error_count() > 3 else ""
+    return f"{where}: " + "; ".join(parts) + more
