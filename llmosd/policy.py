@@ -114,11 +114,12 @@ class Disks(_Strict):
         return self
 
 
-_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class Window(_Strict):
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+    days: list[Day] = Field(
         default_factory=lambda: list(_DAYS)
     )
     start: time
