@@ -80,8 +80,8 @@ def _span(d: timedelta) -> str:
     return f"{s}s"
 
 
-def _under(path: str, roots: list[str], resolve: Resolve) -> str | None:
-    """The disposable root that `path` lies strictly inside, after resolving symlinks and `..`."""
+def disposable_root(path: str, roots: list[str], resolve: Resolve) -> str | None:
+    """The disposable root that `path` is or lies inside, after resolving symlinks and `..`."""
     real = resolve(posixpath.normpath(path))
     for root in roots:
         r = resolve(posixpath.normpath(root))
@@ -103,7 +103,7 @@ def _target_checks(a: Action, snap: Snapshot, policy: Policy, plan: _Plan, resol
     elif kind == "process.kill":
         _kill_checks(a, snap, c)
     elif kind == "disk.cleanup":
-        root = _under(t, policy.disks.disposable, resolve)
+        root = disposable_root(t, policy.disks.disposable, resolve)
         if root is None:
             c.deny.append(f"{t} is not under a disposable path of the policy")
         else:

@@ -10,17 +10,18 @@ their trigger descriptions, and the engine lets its judge rank them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from pydantic import TypeAdapter
-
-from llmosd.contract import Action, Gpu, Instant, Service, Snapshot, make_action
+from llmosd.contract import Action, Gpu, Service, Snapshot, make_action
 from llmosd.engine.textclass import Classified, TextJudge, clip
+from llmosd.errors import ContractError
 from llmosd.guard import gpu_fault
 from llmosd.policy import Policy
 
-_WHEN: TypeAdapter[datetime] = TypeAdapter(Instant)
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,29 +67,40 @@ def notify(who: str, about: str, message: str) -> Action:
     return make_action("notify", who, message=f"[{about}] {message}")
 
 
+def each(items: Iterable[T], build: Callable[[T], Iterable[Incident]]) -> list[Incident]:
+    """Incidents item by item. An item whose names are not legal targets (a hostile unit
+    name or job id in the snapshot) is reported to an admin; the other items are still decided."""
+    out: list[Incident] = []
+    for item in items:
+        try:
+            out.extend(build(item))
+        except ContractError as e:
+            msg = f"cannot act on a malformed snapshot entry: {e}"[:400]
+            tell = Option([notify("admin", "snapshot", msg)], "malformed telemetry", "notify an admin")
+            out.append(Incident(90, "snapshot", msg, [tell]))
+    return out
+
+
 # ------------------------------------------------------------------ GPUs
 
 
 def gpu_incidents(snap: Snapshot, policy: Policy) -> list[Incident]:
-    out = []
-    for g in snap.gpus:
-        fault = gpu_fault(g, policy, snap.now)
-        if fault:
-            out.append(_hardware(g, fault, snap, policy))
-        elif any(r in policy.gpu.thermal_reasons for r in g.throttle_reasons) and g.power_limit_w:
-            step = g.power_limit_w * (1 - policy.gpu.power_step_percent / 100)
-            floor = g.power_limit_min_w or g.power_limit_w * policy.gpu.power_floor_percent / 100
-            watts = float(round(max(step, floor)))
-            act = make_action("gpu.set_power_limit", f"gpu:{g.index}", watts=watts)
-            out.append(
-                Incident(
-                    60,
-                    f"gpu:{g.index}",
-                    f"gpu:{g.index} is in hardware thermal slowdown at {g.temp_c} °C",
-                    [Option([act], "the GPU overheats", f"lower its power cap to {watts:.0f} W")],
-                )
-            )
-    return out
+    return each(snap.gpus, lambda g: _gpu(g, snap, policy))
+
+
+def _gpu(g: Gpu, snap: Snapshot, policy: Policy) -> list[Incident]:
+    fault = gpu_fault(g, policy, snap.now)
+    if fault:
+        return [_hardware(g, fault, snap, policy)]
+    if any(r in policy.gpu.thermal_reasons for r in g.throttle_reasons) and g.power_limit_w:
+        step = g.power_limit_w * (1 - policy.gpu.power_step_percent / 100)
+        floor = g.power_limit_min_w or g.power_limit_w * policy.gpu.power_floor_percent / 100
+        watts = float(round(max(step, floor)))
+        act = make_action("gpu.set_power_limit", f"gpu:{g.index}", watts=watts)
+        says = f"lower its power cap to {watts:.0f} W"
+        summary = f"gpu:{g.index} is in hardware thermal slowdown at {g.temp_c} °C"
+        return [Incident(60, f"gpu:{g.index}", summary, [Option([act], "the GPU overheats", says)])]
+    return []
 
 
 def _hardware(g: Gpu, fault: str, snap: Snapshot, policy: Policy) -> Incident:
@@ -135,77 +147,59 @@ def _recently_updated(s: Service, snap: Snapshot, policy: Policy) -> bool:
 
 
 def service_incidents(snap: Snapshot, policy: Policy, judge: TextJudge) -> list[Incident]:
-    out = []
+    return each((s for s in snap.services if s.state == "failed"), lambda s: _service(s, snap, policy, judge))
+
+
+def _service(s: Service, snap: Snapshot, policy: Policy, judge: TextJudge) -> list[Incident]:
     loop = policy.services.crash_loop
-    for s in snap.services:
-        if s.state != "failed":
-            continue
-        restarts = max(
-            s.restarts_10m,
-            sum(
-                1
-                for h in snap.history
-                if h.action.kind == "service.restart"
-                and h.action.target == s.unit
-                and h.at >= snap.now - loop.window
-            ),
+    restarts = max(
+        s.restarts_10m,
+        sum(
+            1
+            for h in snap.history
+            if h.action.kind == "service.restart"
+            and h.action.target == s.unit
+            and h.at >= snap.now - loop.window
+        ),
+    )
+    summary = f"{s.unit} failed (exit {s.exit_status}, {restarts} restarts in the crash-loop window)"
+    if restarts >= loop.count:
+        msg = f"{s.unit} is crash-looping: {restarts} restarts; automatic restarts stopped"
+        stop = Option(
+            [notify("admin", s.unit, msg)],
+            "the unit keeps crashing",
+            "stop restarting it and notify an admin",
         )
-        summary = f"{s.unit} failed (exit {s.exit_status}, {restarts} restarts in the crash-loop window)"
-        if restarts >= loop.count:
-            msg = f"{s.unit} is crash-looping: {restarts} restarts; automatic restarts stopped"
-            out.append(
-                Incident(
-                    80,
-                    s.unit,
-                    summary,
-                    [
-                        Option(
-                            [notify("admin", s.unit, msg)],
-                            "the unit keeps crashing",
-                            "stop restarting it and notify an admin",
-                        )
-                    ],
-                )
-            )
-            continue
-        c, read = read_text(s.journal_tail, judge, policy, "service")
-        restart = Option(
-            [make_action("service.restart", s.unit)], "a passing fault that a fresh start fixes", "restart it"
-        )
-        rollback = Option(
-            [make_action("service.rollback", s.unit)],
-            "the new release is broken and the previous one worked",
-            "roll it back to its previous release",
-        )
-        tell_admin = Option(
-            [
-                notify(
-                    "admin",
-                    s.unit,
-                    f"{s.unit} failed: {c.fault_class.replace('_', ' ')}; a restart cannot fix it",
-                )
-            ],
-            "a fault in configuration or environment that a restart cannot fix",
-            "leave it stopped and notify an admin",
-        )
-        outcome = policy.fault_classes[c.fault_class].service
-        updated = _recently_updated(s, snap, policy)
-        if outcome == "notify_admin":
-            options = [tell_admin]
-        elif outcome == "rollback_if_updated":
-            options = [rollback] if updated else [tell_admin]
-        elif updated and c.fault_class in ("unknown", "job_bug"):
-            options = [rollback, restart]  # a new release and an unexplained failure: let the judge weigh
-        else:
-            options = [restart]
-        out.append(
-            Incident(
-                80,
+        return [Incident(80, s.unit, summary, [stop])]
+    c, read = read_text(s.journal_tail, judge, policy, "service")
+    restart = Option(
+        [make_action("service.restart", s.unit)], "a passing fault that a fresh start fixes", "restart it"
+    )
+    rollback = Option(
+        [make_action("service.rollback", s.unit)],
+        "the new release is broken and the previous one worked",
+        "roll it back to its previous release",
+    )
+    tell_admin = Option(
+        [
+            notify(
+                "admin",
                 s.unit,
-                f"{summary}; {read}" + ("; it was updated within the hour" if updated else ""),
-                options,
-                s.journal_tail,
-                c,
+                f"{s.unit} failed: {c.fault_class.replace('_', ' ')}; a restart cannot fix it",
             )
-        )
-    return out
+        ],
+        "a fault in configuration or environment that a restart cannot fix",
+        "leave it stopped and notify an admin",
+    )
+    outcome = policy.fault_classes[c.fault_class].service
+    updated = _recently_updated(s, snap, policy)
+    if outcome == "notify_admin":
+        options = [tell_admin]
+    elif outcome == "rollback_if_updated":
+        options = [rollback] if updated else [tell_admin]
+    elif updated and c.fault_class in ("unknown", "job_bug"):
+        options = [rollback, restart]  # a new release and an unexplained failure: let the judge weigh
+    else:
+        options = [restart]
+    summary += f"; {read}" + ("; it was updated within the hour" if updated else "")
+    return [Incident(80, s.unit, summary, options, s.journal_tail, c)]

@@ -3,65 +3,49 @@ update left waiting (CONTRACT §5, Disks and Updates)."""
 
 from __future__ import annotations
 
+import posixpath
 from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 
-from llmosd.contract import HistoryEntry, Instant, Snapshot, make_action
-from llmosd.engine.candidates import Incident, Option, notify
-from llmosd.guard import running_jobs
+from llmosd.contract import Disk, HistoryEntry, Instant, Snapshot, make_action
+from llmosd.engine.candidates import Incident, Option, each, notify
+from llmosd.guard import disposable_root, running_jobs
 from llmosd.policy import Policy
 
 _WHEN: TypeAdapter[datetime] = TypeAdapter(Instant)
 
 
 def disk_incidents(snap: Snapshot, policy: Policy) -> list[Incident]:
-    out = []
-    mounts = sorted((d.mount for d in snap.host.disks), key=len, reverse=True)
-    for d in snap.host.disks:
-        if d.used_percent < policy.disks.full_percent:
-            continue
+    full = [d for d in snap.host.disks if d.used_percent >= policy.disks.full_percent]
+    return each(full, lambda d: _disk(d, snap, policy))
 
-        def on_this(path: str, mount: str = d.mount) -> bool:
-            return (
-                next((m for m in mounts if path == m or path.startswith(m.rstrip("/") + "/")), None) == mount
-            )
 
-        paths = [f.path for f in d.largest] if d.largest else policy.disks.disposable
-        clean = [
-            p
-            for p in paths
-            if on_this(p)
-            and any(p == r or p.startswith(r.rstrip("/") + "/") for r in policy.disks.disposable)
-        ]
-        summary = f"{d.mount} is {d.used_percent:.1f}% full"
-        if clean:
-            acts = [make_action("disk.cleanup", p) for p in clean]
-            out.append(
-                Incident(
-                    70,
-                    d.mount,
-                    summary,
-                    [Option(acts, "disposable caches fill the disk", f"clean {', '.join(clean)}")],
-                )
-            )
-        else:
-            msg = f"{d.mount} is {d.used_percent:.1f}% full and holds no disposable data"
-            out.append(
-                Incident(
-                    70,
-                    d.mount,
-                    summary,
-                    [
-                        Option(
-                            [notify("admin", d.mount, msg)],
-                            "user data fills the disk",
-                            "notify an admin; user data is never deleted",
-                        )
-                    ],
-                )
-            )
-    return out
+def _mount_of(path: str, snap: Snapshot) -> str | None:
+    inside = [
+        d.mount for d in snap.host.disks if path == d.mount or path.startswith(d.mount.rstrip("/") + "/")
+    ]
+    return max(inside, key=len, default=None)
+
+
+def _disk(d: Disk, snap: Snapshot, policy: Policy) -> list[Incident]:
+    # Only disposable folders on this very mount are cleaned; `..` in a reported
+    # path is resolved first, so it cannot smuggle user data in.
+    paths = [posixpath.normpath(f.path) for f in d.largest] if d.largest else policy.disks.disposable
+    clean = [
+        p
+        for p in dict.fromkeys(paths)
+        if _mount_of(p, snap) == d.mount and disposable_root(p, policy.disks.disposable, lambda x: x)
+    ]
+    summary = f"{d.mount} is {d.used_percent:.1f}% full"
+    if clean:
+        option = Option([make_action("disk.cleanup", p) for p in clean], "disposable caches fill the disk",
+                        f"clean {', '.join(clean)}")  # fmt: skip
+    else:
+        msg = f"{d.mount} is {d.used_percent:.1f}% full and holds no disposable data"
+        option = Option([notify("admin", d.mount, msg)], "user data fills the disk",
+                        "notify an admin; user data is never deleted")  # fmt: skip
+    return [Incident(70, d.mount, summary, [option])]
 
 
 def update_incidents(snap: Snapshot, policy: Policy) -> list[Incident]:
