@@ -51,9 +51,10 @@ def _quote(line: str, limit: int = 120) -> str:
 
 
 def read_text(lines: list[str], judge: TextJudge, policy: Policy, context: str) -> tuple[Classified, str]:
+    """Classify untrusted text; the sentence for the rationale comes from the policy, never from the text."""
     c = judge.classify(clip(lines), policy, context)
     evidence = f" ({_quote(c.evidence)})" if c.evidence else ""
-    return c, f"its log reads as {c.fault_class.replace('_', ' ')}{evidence}"
+    return c, f"{policy.fault_classes[c.fault_class].description}{evidence}"
 
 
 def done_before(snap: Snapshot, kind: str, target: str, since: datetime | None = None) -> bool:
