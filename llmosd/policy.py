@@ -105,6 +105,10 @@ class Jobs(_Strict):
 class Disks(_Strict):
     full_percent: float = Field(default=95, gt=0, le=100)
     disposable: list[str] = Field(default_factory=list)
+    # disk.cleanup leaves files younger than this (a running program may still use them).
+    min_age: Duration = timedelta(days=1)
+    # What `journalctl --vacuum-size` keeps when the target is the journal.
+    journal_keep: str = Field(default="500M", pattern=r"^[0-9]+[KMGT]?$")
 
     @model_validator(mode="after")
     def _absolute(self) -> Disks:
@@ -161,6 +165,34 @@ class RateLimit(_Strict):
         return self
 
 
+class Rung(_Strict):
+    kind: str
+    max: int = Field(default=1, ge=1)
+    window: Duration = timedelta(hours=1)
+
+
+class Review(_Strict):
+    count: int = Field(default=6, ge=1)
+    window: Duration = timedelta(days=7)
+
+
+class Rails(_Strict):
+    """Executor-side safety rails; they hold even when the history given to the guard is wrong."""
+
+    max_drained_share: float = Field(default=0.5, gt=0, le=1)
+    changes_per_hour: int = Field(default=20, ge=0)
+    review_after: Review = Review()
+    # Per family (the part of the kind before the dot): the steps tried in order on one target.
+    ladders: dict[str, list[Rung]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Rails:
+        bad = sorted({r.kind for rungs in self.ladders.values() for r in rungs} - set(KINDS))
+        if bad:
+            raise ValueError(f"ladders name unknown action kinds {bad}")
+        return self
+
+
 class Policy(_Strict):
     name: str = "default"
     autonomy: Mode = "autonomous"
@@ -173,6 +205,7 @@ class Policy(_Strict):
     disks: Disks = Disks()
     updates: Updates = Updates()
     rate_limits: list[RateLimit] = Field(default_factory=list)
+    rails: Rails = Rails()
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
