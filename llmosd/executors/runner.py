@@ -86,6 +86,53 @@ class Child:
             return None
 
 
+class Adopted(Child):
+    """A service started by an earlier run of the daemon (which was killed): watched, not waited for."""
+
+    # What `poll` reports once an adopted process is gone: its real status went to its old parent.
+    UNKNOWN_EXIT = 255
+
+    def __init__(self, pid: int, created: float):  # no super().__init__: there is no Popen to wrap
+        self.pid, self._created = pid, created
+
+    def poll(self) -> int | None:
+        try:
+            p = psutil.Process(self.pid)
+            if p.create_time() == self._created and p.status() != psutil.STATUS_ZOMBIE:
+                return None
+        except psutil.Error:
+            pass
+        return self.UNKNOWN_EXIT
+
+    def signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            psutil.Process(self.pid).wait(timeout)
+        except psutil.TimeoutExpired:
+            return None
+        except psutil.Error:
+            pass
+        return self.poll()
+
+
+def adopt(pid: int, created: float) -> Child | None:
+    """The process `pid` if it is still the one started at `created` (a pidfile's record), else None."""
+    child = Adopted(pid, created)
+    return child if child.poll() is None else None
+
+
+def created_at(pid: int) -> float | None:
+    """The start time of `pid` (what a pidfile records next to it), or None once it is gone."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 class Spawn(Protocol):
     def __call__(
         self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None,
