@@ -234,9 +234,9 @@ class AuditLog:
         """The guard's verdict on one proposed action, whatever it was."""
         return self._append(record="decision", **self._action_fields(judged, ctx))
 
-    def intent(self, judged: Judged, ctx: Context) -> int:
+    def intent(self, judged: Judged, ctx: Context, detail: str = "") -> int:
         """Written and synced before the executor runs; returns the id its outcome must name."""
-        return self._append(record="intent", **self._action_fields(judged, ctx))
+        return self._append(record="intent", detail=detail, **self._action_fields(judged, ctx))
 
     def outcome(self, intent: int, outcome: str, detail: str = "", duration_ms: float | None = None) -> int:
         if outcome not in OUTCOMES:

@@ -202,3 +202,7 @@ def process_alive(pid: int, started_before: datetime | None = None) -> bool:
         return started_before is None or p.create_time() <= started_before.timestamp()
     except psutil.Error:
         return False
+
+
+def boot_time() -> float:
+    return psutil.boot_time()
