@@ -30,30 +30,38 @@ def inside(path: str, root: str) -> bool:
 
 
 def sweep(top: str, cutoff: float, *, dry: bool = False) -> tuple[int, int]:
-    """Remove (or with dry=True, count) what is older than `cutoff` below `top`: (entries, bytes)."""
+    """Remove (or with dry=True, count) what is older than `cutoff` below `top`: (entries, bytes).
+
+    A folder goes when it is empty and either old itself or emptied by this sweep (removing
+    its files has just made its own time new).
+    """
     n = freed = 0
     dev = os.lstat(top).st_dev
+    emptied: set[int] = set()
     for _dir, dirs, files, fd in os.fwalk(top, topdown=False, follow_symlinks=False):
         if os.fstat(fd).st_dev != dev:
             continue
+        gone = 0
         for name in files + dirs:
             try:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                if st.st_mtime >= cutoff or st.st_dev != dev:
+                if st.st_dev != dev:
                     continue
                 if stat.S_ISDIR(st.st_mode):
-                    if dry:
+                    if dry or (st.st_mtime >= cutoff and st.st_ino not in emptied):
                         continue  # a dry count is about files; whether a folder empties depends on them
                     os.rmdir(name, dir_fd=fd)  # only succeeds when empty
-                elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_mtime < cutoff:
                     if not dry:
                         os.unlink(name, dir_fd=fd)
                     freed += st.st_size if stat.S_ISREG(st.st_mode) else 0
                 else:
-                    continue  # sockets, pipes, devices belong to someone running
+                    continue  # young files; sockets, pipes, devices belong to someone running
             except OSError:
                 continue  # vanished, busy, or a non-empty folder: leave it
-            n += 1
+            n, gone = n + 1, gone + 1
+        if gone and gone == len(files) + len(dirs):
+            emptied.add(os.fstat(fd).st_ino)
     return n, freed
 
 
@@ -62,9 +70,10 @@ class DiskArea:
 
     def __init__(
         self, policy: Policy, run: Run, *, journalctl: Sequence[str] = ("journalctl",),
-        clock: Callable[[], float] = time.time,
+        journal: str = JOURNAL, clock: Callable[[], float] = time.time,
     ):  # fmt: skip
         self.policy, self.run, self.journalctl, self.clock = policy, run, tuple(journalctl), clock
+        self.journal = os.path.realpath(journal)
 
     def _resolve(self, target: str) -> tuple[str, str]:
         """(real path, disposable root it lies in); refuses anything outside the policy's roots."""
@@ -76,7 +85,7 @@ class DiskArea:
 
     def do(self, a: Action, snap: Snapshot) -> str:
         real, root = self._resolve(a.target)
-        if inside(real, os.path.realpath(JOURNAL)):
+        if inside(real, self.journal):
             keep = self.policy.disks.journal_keep
             r = self.run([*self.journalctl, f"--vacuum-size={keep}"], timeout=300)
             if not r.ok:
@@ -90,7 +99,7 @@ class DiskArea:
 
     def check(self, a: Action, snap: Snapshot, since: datetime) -> tuple[bool | None, str]:
         real, _ = self._resolve(a.target)
-        if inside(real, os.path.realpath(JOURNAL)):
+        if inside(real, self.journal):
             r = self.run([*self.journalctl, "--disk-usage"], timeout=60)
             return (None, r.why()) if r.ok else (False, r.why())
         cutoff = self.clock() - self.policy.disks.min_age.total_seconds()
