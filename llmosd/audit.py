@@ -119,7 +119,7 @@ class Filters:
     target: str | None = None
     verdict: str | None = None
     record: str | None = None
-    limit: int | None = None
+    limit: int | None = None  # the newest `limit` matches
 
     def where(self) -> tuple[str, list[Any]]:
         sql, args = [], []
@@ -311,10 +311,14 @@ class AuditLog:
         return VerifyResult(True, count)
 
     def query(self, filters: Filters | None = None) -> Iterator[Record]:
+        """Matching records, oldest first; with `limit`, only the newest `limit` of them."""
         where, args = (filters or Filters()).where()
-        limit = f" LIMIT {int(filters.limit)}" if filters and filters.limit else ""
-        sql = f"SELECT {', '.join(COLUMNS)}, hash FROM audit{where} ORDER BY seq{limit}"
-        for row in self.db.execute(sql, args):
+        sql = f"SELECT {', '.join(COLUMNS)}, hash FROM audit{where}"
+        if filters and filters.limit:
+            rows = self.db.execute(f"{sql} ORDER BY seq DESC LIMIT {int(filters.limit)}", args).fetchall()
+            yield from (Record.from_row(r) for r in reversed(rows))
+            return
+        for row in self.db.execute(sql + " ORDER BY seq", args):
             yield Record.from_row(row)
 
     def export(self, fmt: Literal["jsonl", "csv"], out: TextIO, filters: Filters | None = None) -> int:
