@@ -37,6 +37,10 @@ class CollectorError(LlmosdError):
     """A telemetry source failed as a whole (one GPU or unit failing is not an error)."""
 
 
+class GpuLostError(CollectorError):
+    """NVML says the GPU is lost (fallen off the bus): that GPU is marked, the others are still read."""
+
+
 class ExecutorError(LlmosdError):
     """An executor could not carry out an allowed action."""
 
