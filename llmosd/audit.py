@@ -28,7 +28,7 @@ from typing import Any, Literal, TextIO
 from sqlite_utils import Database, Migrations
 
 from llmosd.contract import HistoryEntry, Judged
-from llmosd.errors import AuditError
+from llmosd.errors import AuditError, UsageError
 
 AUTOMATED = frozenset({"llm", "rules"})
 GENESIS = "0" * 64
@@ -50,6 +50,29 @@ def utcnow() -> datetime:
 def stamp(t: datetime) -> str:
     """Fixed-width UTC time, so that text order is time order in SQL comparisons."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_when(text: str, now: datetime, flag: str) -> datetime:
+    """An ISO time, or a span back from now ("90m", "7d"); a bad one is a UsageError naming the flag."""
+    from llmosd.policy import parse_duration
+
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{flag}: {text!r} is neither an ISO time nor a span like 90m or 7d") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def render(r: Record) -> str:
+    """One line per record for `llmosd audit show`."""
+    what = r.outcome or r.verdict or ""
+    text = r.detail or r.rationale or "; ".join(r.reasons)
+    ref = f" (of #{r.ref})" if r.ref else ""
+    return f"#{r.seq} {r.at[:19]}Z {r.record:<8} {r.actor:<10} {r.kind} {r.target} {what}{ref}: {text}"
 
 
 def link_hash(values: tuple[Any, ...]) -> str:
@@ -172,8 +195,11 @@ class AuditLog:
         mirror: logging.Logger | None = None,
         sync: Literal["full", "normal", "off"] = "full",
         journal_mode: Literal["wal", "delete"] = "wal",
+        create: bool = True,
     ):
         self.path, self.clock, self.mirror = Path(path), clock, mirror
+        if not create and not self.path.is_file():
+            raise AuditError(f"{self.path}: no audit log here")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = Database(self.path)

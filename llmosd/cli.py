@@ -21,6 +21,29 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from llmosd.audit import AuditLog, Filters, parse_when, render, utcnow
+
+    log = AuditLog(args.db, create=False)
+    if args.op == "verify":
+        r = log.verify()
+        verdict = f"ok: {r.count} records, chain intact" if r.ok else f"BROKEN at record {r.broken_at}"
+        print(verdict if r.ok else f"{verdict}: {r.reason}")
+        return 0 if r.ok else 1
+    now = utcnow()
+    f = Filters(
+        since=parse_when(args.since, now, "--since") if args.since else None,
+        until=parse_when(args.until, now, "--until") if args.until else None,
+        actor=args.actor, kind=args.kind, target=args.target, verdict=args.verdict, limit=args.limit,
+    )  # fmt: skip
+    if args.op == "export":
+        log.export(args.format, sys.stdout, f)
+    else:
+        for rec in log.query(f):
+            print(render(rec))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmosd", description="A self-operating daemon for GPU servers.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -30,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["rules", "llm"], default="rules")
     p.add_argument("--policy", default=None, help="policy name or YAML path (default: each scenario's own)")
     p.set_defaults(handler=_replay)
+
+    p = sub.add_parser("audit", help="show, verify or export the audit log")
+    p.add_argument("op", choices=["show", "verify", "export"])
+    p.add_argument("--db", default="/var/lib/llmosd/audit.db", help="the audit log (SQLite)")
+    p.add_argument("--since", help="ISO time, or a span back from now such as 90m or 7d")
+    p.add_argument("--until", help="ISO time, or a span back from now")
+    p.add_argument("--actor", help="llm, rules, or a person as recorded, e.g. uid=1000(alice)")
+    p.add_argument("--kind", help="an action kind, or a family such as gpu")
+    p.add_argument("--target")
+    p.add_argument("--verdict", choices=["allow", "deny", "approval"])
+    p.add_argument("--limit", type=int, help="only the newest N matches")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="for export")
+    p.set_defaults(handler=_audit)
 
     return parser
 

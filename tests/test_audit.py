@@ -262,3 +262,27 @@ def test_history_feeds_the_guard(base: Path) -> None:
     ]  # fmt: skip
     assert log.count(T0, target="gpu:3") == 1
     log.close()
+
+
+def test_cli_show_verify_export(base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmosd.cli import main
+
+    db = ["--db", str(base)]
+    assert main(["audit", "verify", *db]) == 0
+    assert capsys.readouterr().out == "ok: 12 records, chain intact\n"
+    assert main(["audit", "show", *db, "--kind", "gpu", "--since", "2026-11-20T14:00:00Z"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("#4 2026-11-20T14:00:28Z decision llm")
+    assert "gpu.reset gpu:3 refused: escalation: reset used" in lines[3]
+    assert main(["audit", "export", *db, "--format", "csv", "--actor", "uid=1000(alice)"]) == 0
+    assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 2
+
+    copy = tmp_path / "bad.db"
+    shutil.copy(base, copy)
+    rewrite(copy, edit(rows_of(base), 5, COLUMNS.index("detail"))[0])
+    assert main(["audit", "verify", "--db", str(copy)]) == 1
+    assert capsys.readouterr().out.startswith("BROKEN at record 5: record 5 was altered")
+    assert main(["audit", "show", "--db", str(tmp_path / "none.db")]) == 1
+    assert "no audit log here" in capsys.readouterr().err
+    assert main(["audit", "show", *db, "--since", "last tuesday"]) == 2
+    assert "--since: 'last tuesday' is neither" in capsys.readouterr().err
