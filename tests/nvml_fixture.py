@@ -41,7 +41,7 @@ class FakeGpu:
     procs: list[tuple[int, int]] = field(default_factory=list)  # (pid, MiB), compute
     gprocs: list[tuple[int, int]] = field(default_factory=list)  # graphics
     fail: dict[str, int] = field(default_factory=dict)  # query -> NVML return code
-    hang_ms: int = 0  # every query on this GPU first sleeps this long
+    hang_ms: int = 0  # its utilisation query first sleeps this long (a stuck driver)
 
     def lines(self, i: int) -> list[str]:
         mw = lambda w: int(w * 1000)  # noqa: E731

@@ -233,31 +233,31 @@ class GpuCollector:
         card = self._card(index)
         h, nv, errors = card.handle, self.nvml, []
 
-        def ask(what: str, fn: Callable[[Handle], _T]) -> _T | None:
+        def ask(fn: Callable[[Handle], _T]) -> _T | None:
             try:
                 return fn(h)
             except GpuLostError:
                 raise
             except CollectorError as e:
-                errors.append(f"{what}: {e}")
+                errors.append(str(e))  # the adapter's message names the query
                 return None
 
-        mem = ask("memory", nv.memory_mib)
-        reasons = ask("clock event reasons", nv.clock_event_reasons)
-        remap = ask("remapped rows", nv.row_remap)
-        procs = ask("processes", nv.processes)
+        mem = ask(nv.memory_mib)
+        reasons = ask(nv.clock_event_reasons)
+        remap = ask(nv.row_remap)
+        procs = ask(nv.processes)
         g = Gpu(
             index=index, name=card.name, uuid=card.uuid,
-            util_percent=ask("utilization", nv.utilization),
+            util_percent=ask(nv.utilization),
             mem_used_mib=mem[0] if mem else None,
             mem_total_mib=mem[1] if mem else None,
-            temp_c=ask("temperature", nv.temperature),
-            power_w=ask("power", nv.power_w),
-            power_limit_w=ask("power limit", nv.power_limit_w),
+            temp_c=ask(nv.temperature),
+            power_w=ask(nv.power_w),
+            power_limit_w=ask(nv.power_limit_w),
             power_limit_min_w=card.power_range[0] if card.power_range else None,
             power_limit_max_w=card.power_range[1] if card.power_range else None,
-            ecc_uncorrected=ask("ECC", nv.ecc_uncorrected) or 0,
-            retired_pages_pending=bool(ask("retired pages", nv.retired_pages_pending)),
+            ecc_uncorrected=ask(nv.ecc_uncorrected) or 0,
+            retired_pages_pending=bool(ask(nv.retired_pages_pending)),
             # A failed remap needs the GPU out of service just as a pending one does.
             remap_pending=bool(remap and any(remap)),
             throttle_reasons=reason_names(reasons) if reasons is not None else [],

@@ -10,7 +10,7 @@
  *                          temp, power, power_limit, power_min, power_max (mW),
  *                          reasons (bitmask), ecc, retired, remap C U P F,
  *                          proc PID BYTES, gproc PID BYTES,
- *                          hang MS (every call on it first sleeps: a driver stuck on it)
+ *                          hang MS (its utilisation query first sleeps: a stuck driver)
  *   fail I WHAT CODE       WHAT: a key above, procs, gprocs, handle, register,
  *                          or "*" for every device call except handle
  *   event SEQ I XID        delivered once, in SEQ order, by nvmlEventSetWait_v2
@@ -150,7 +150,7 @@ static gpu_t *enter(void *device, const char *what, int *rc) {
     int i = index_of(device);
     *rc = OK;
     if (i < 0) { *rc = ERR_INVALID_ARGUMENT; return NULL; }
-    if (gpus[i].hang_ms) {
+    if (gpus[i].hang_ms && !strcmp(what, "util")) {
         struct timespec t = {gpus[i].hang_ms / 1000, (long)(gpus[i].hang_ms % 1000) * 1000000L};
         pthread_mutex_unlock(&lock);
         nanosleep(&t, NULL);
