@@ -50,6 +50,20 @@ class Disk(_In):
     largest: list[Folder] = Field(default_factory=list)
 
 
+class NetStats(_In):
+    rx_mib_s: float = 0.0
+    tx_mib_s: float = 0.0
+    errors: int = 0  # receive and send errors and drops since the previous reading
+
+
+class HostProcess(_In):
+    pid: int
+    user: str = ""
+    cmd: str = ""  # untrusted text, like a journal line
+    cpu_percent: float = 0.0
+    mem_mib: float = 0.0
+
+
 class Host(_In):
     hostname: str
     cpu_percent: float | None = None
@@ -58,6 +72,9 @@ class Host(_In):
     disks: list[Disk] = Field(default_factory=list)
     in_maintenance_window: bool = False
     reboot_required: bool = False
+    # Live collectors only (scenarios may leave them out): the busiest processes by CPU and memory.
+    net: NetStats | None = None
+    processes: list[HostProcess] = Field(default_factory=list)
 
 
 class XidEvent(_In):
