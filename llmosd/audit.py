@@ -240,11 +240,9 @@ class AuditLog:
             self.db.rollback()
             raise
         if self.mirror:
-            self.mirror.info(
-                "audit #%d %s %s %s %s %s %s",
-                seq, row["record"], row["actor"], row["kind"], row["target"],
-                row["verdict"] or "", row["outcome"] or "",
-            )  # fmt: skip
+            said = " ".join(f"{k}={row[k]}" for k in ("verdict", "outcome") if row[k])
+            what = " ".join(str(row[k]) for k in ("record", "actor", "kind", "target"))
+            self.mirror.info("audit #%d %s %s", seq, what, said)
         return seq
 
     def _action_fields(self, judged: Judged, ctx: Context) -> dict[str, Any]:

@@ -32,6 +32,15 @@ def parse_duration(v: Any) -> timedelta:
     return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
 
 
+def span(d: timedelta) -> str:
+    """A duration as the policy writes it: 10m, 1h, 7d (the largest whole unit)."""
+    s = int(d.total_seconds())
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % n == 0 and s >= n:
+            return f"{s // n}{unit}"
+    return f"{s}s"
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 

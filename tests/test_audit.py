@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -286,3 +287,15 @@ def test_cli_show_verify_export(base: Path, tmp_path: Path, capsys: pytest.Captu
     assert "no audit log here" in capsys.readouterr().err
     assert main(["audit", "show", *db, "--since", "last tuesday"]) == 2
     assert "--since: 'last tuesday' is neither" in capsys.readouterr().err
+
+
+def test_records_are_mirrored_to_a_logger(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="llmosd.audit")
+    log = AuditLog(tmp_path / "m.db", mirror=logging.getLogger("llmosd.audit"))
+    seq = log.intent(judged("gpu.drain", "gpu:2"), Context("llm"))
+    log.outcome(seq, "ok")
+    log.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "audit #1 intent llm gpu.drain gpu:2 verdict=allow",
+        "audit #2 outcome llm gpu.drain gpu:2 outcome=ok",
+    ]

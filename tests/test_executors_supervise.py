@@ -55,6 +55,7 @@ def test_sigkilled_service_restarts_with_backoff_then_gives_up(tmp_path: Path, a
     sup = make(tmp_path, audit)
     sup.start_all()
     try:
+        first = pid_of(sup)
         pids, delays = [], []
         for n in range(2):
             until(lambda n=n: len(sup.services()[0].journal_tail) > n)  # it is up and said so
@@ -81,6 +82,7 @@ def test_sigkilled_service_restarts_with_backoff_then_gives_up(tmp_path: Path, a
         sup.close()
     steps = [(r.kind, r.detail.split(";")[0]) for r in audit.query(Filters(target="app.service"))]
     assert steps == [
+        ("supervisor.start", f"started as pid {first}"),
         ("supervisor.exit", "killed by SIGKILL"), ("supervisor.restart", f"started again as pid {pids[1]}"),
         ("supervisor.exit", "killed by SIGKILL"), ("supervisor.restart", f"started again as pid {last}"),
         ("supervisor.give_up", "killed by SIGKILL"),
@@ -99,7 +101,7 @@ def test_stop_is_not_a_crash_and_is_not_restarted(tmp_path: Path, audit: AuditLo
     assert not sup.is_active("app.service") and sup.services()[0].state == "inactive"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert list(audit.query()) == []
+    assert [r.kind for r in audit.query()] == ["supervisor.start"]  # the stop was asked for: no exit event
 
 
 def test_a_killed_daemon_adopts_its_running_services(tmp_path: Path, audit: AuditLog) -> None:
@@ -117,7 +119,7 @@ def test_a_killed_daemon_adopts_its_running_services(tmp_path: Path, audit: Audi
     finally:
         second.close()
     kinds = [r.kind for r in audit.query()]
-    assert kinds == ["supervisor.adopt", "supervisor.exit", "supervisor.restart"]
+    assert kinds == ["supervisor.start", "supervisor.adopt", "supervisor.exit", "supervisor.restart"]
 
 
 def test_health_check_by_command(tmp_path: Path, audit: AuditLog) -> None:

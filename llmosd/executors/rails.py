@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from llmosd.audit import AuditLog, is_person, stamp
 from llmosd.contract import KINDS, PASSIVE_KINDS, Action, Snapshot, make_action
 from llmosd.executors.state import StateFile
-from llmosd.policy import Policy, Rung
+from llmosd.policy import Policy, Rung, span
 
 PIN_KINDS = frozenset({"service.start", "service.stop", "gpu.drain", "gpu.undrain"})
 HOUR = timedelta(hours=1)
@@ -44,14 +44,6 @@ class Stop:
 
     reason: str
     next_step: Action | None = None
-
-
-def _span(rung: Rung) -> str:
-    s = int(rung.window.total_seconds())
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % n == 0 and s >= n:
-            return f"{s // n}{unit}"
-    return f"{s}s"
 
 
 class Rails:
@@ -148,7 +140,7 @@ class Rails:
         used = self._used(rungs[at], a.target, snap)
         if used < rungs[at].max:
             return None
-        why = f"escalation: {a.kind} used {used} times on {a.target} in {_span(rungs[at])}"
+        why = f"escalation: {a.kind} used {used} times on {a.target} in {span(rungs[at].window)}"
         for rung in rungs[at + 1 :]:
             if self._used(rung, a.target, snap) < rung.max:
                 return Stop(f"{why}; next step {rung.kind}", self._step(rung.kind, a.target, snap, why))

@@ -146,7 +146,12 @@ class Supervisor:
                 self.audit.event("supervisor.adopt", name, ACTOR, f"still running as pid {child.pid}")
             else:
                 self.start(name)
+                self.audit.event("supervisor.start", name, ACTOR, f"started as pid {self._pid(name)}", "ok")
         self._save_pids()
+
+    def _pid(self, name: str) -> int | str:
+        child = self.units[name].child
+        return child.pid if child else "?"
 
     def start(self, name: str) -> None:
         u = self._unit(name)
@@ -193,8 +198,8 @@ class Supervisor:
             if u.state == "activating" and now >= u.next_start:
                 u.restarts.append(now)
                 self.start(name)
-                pid = u.child.pid if u.child else "?"
-                self.audit.event("supervisor.restart", name, ACTOR, f"started again as pid {pid}", "ok")
+                again = f"started again as pid {self._pid(name)}"
+                self.audit.event("supervisor.restart", name, ACTOR, again, "ok")
 
     def _exited(self, name: str, u: _Unit, status: int, now: float) -> None:
         u.child, u.exit_status = None, status
