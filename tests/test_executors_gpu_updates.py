@@ -161,3 +161,57 @@ def test_a_failing_program_is_an_executor_error(tmp_path: Path) -> None:
         runner.run(["sleep", "5"], timeout=0.2)
     r = runner.run([sys.executable, "-c", "import sys; print('bad flag', file=sys.stderr); sys.exit(3)"])
     assert not r.ok and r.why().endswith("exit 3: bad flag")
+
+
+NVML_CHILD = """
+import json, sys
+from pathlib import Path
+from llmosd.audit import AuditLog, Context
+from llmosd.contract import Judged, make_action, parse_snapshot
+from llmosd.errors import ExecutorError
+from llmosd.executors import Executors
+from llmosd.executors.gpu import NvmlControl
+from llmosd.policy import load_policy
+from llmosd.telemetry.nvml import Nvml
+
+lib, work, smi = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+c = NvmlControl(Nvml(lib))
+out = {"procs": [c.processes(0), c.processes(1)], "limit": c.power_limit(0)}
+out["alive"] = [c.alive(0), c.alive(3)]
+try:
+    c.processes(2)
+except ExecutorError as e:
+    out["unknown"] = str(e)
+snap = parse_snapshot({"id": "t", "now": "2026-11-20T14:00:00Z", "host": {"hostname": "h"},
+                       "gpus": [{"index": i} for i in range(4)]})
+ex = Executors(audit=AuditLog(work / "a.db"), policy=load_policy(), state_dir=work, systemd=None, nvml=c,
+               nvidia_smi=tuple(smi))
+for i in range(3):
+    j = Judged(action=make_action("gpu.reset", f"gpu:{i}"), verdict="allow", reasons=["t"])
+    o = ex.execute(j, snap, Context("rules"))
+    out[f"reset{i}"] = [o.status, o.detail]
+print(json.dumps(out))
+"""
+
+
+def test_nvml_control_over_the_real_nvml_adapter_and_stub(tmp_path: Path) -> None:
+    # nvidia-ml-py binds one library per process, so this runs in a child of its own.
+    from nvml_fixture import GPU_IS_LOST, NOT_SUPPORTED, NvmlStub, fleet
+
+    stub = NvmlStub(tmp_path / "nvml")
+    gpus = fleet(4)
+    gpus[1].procs = [(4411, 30000)]
+    gpus[2].fail = {"procs": NOT_SUPPORTED, "gprocs": NOT_SUPPORTED}
+    gpus[3].fail = {"name": GPU_IS_LOST}
+    stub.set(gpus)
+    smi, smi_calls = recorder(tmp_path, "smi")
+    argv = [sys.executable, "-c", NVML_CHILD, str(stub.library), str(tmp_path), json.dumps(smi)]
+    r = runner.run(argv, timeout=60)
+    assert r.ok, r.stderr
+    out = json.loads(r.stdout)
+    assert out["procs"] == [[], [4411]] and out["limit"] == 700.0 and out["alive"] == [True, False]
+    assert "cannot list its processes" in out["unknown"]
+    assert out["reset1"][0] == "failed" and "pid 4411" in out["reset1"][1]
+    assert out["reset2"][0] == "failed" and "cannot list its processes" in out["reset2"][1]
+    assert out["reset0"][0] == "ok", out["reset0"]
+    assert calls(smi_calls) == [["--gpu-reset", "-i", "0"]]

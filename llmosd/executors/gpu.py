@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from llmosd.contract import Action, Snapshot
-from llmosd.errors import ExecutorError
+from llmosd.errors import ExecutorError, LlmosdError
 from llmosd.executors.jobs import Placement
 from llmosd.executors.runner import Run
 
@@ -22,6 +22,51 @@ class GpuControl(Protocol):
     def power_limit(self, index: int) -> float: ...
     def set_power_limit(self, index: int, watts: float) -> None: ...
     def alive(self, index: int) -> bool: ...
+
+
+class NvmlLike(Protocol):
+    """The part of `telemetry.nvml.Nvml` that `NvmlControl` uses."""
+
+    def handle(self, index: int) -> Any: ...
+    def name(self, h: Any) -> str | None: ...
+    def processes(self, h: Any) -> list[tuple[int, float]] | None: ...
+    def power_limit_w(self, h: Any) -> float | None: ...
+    def set_power_limit_w(self, h: Any, watts: float) -> None: ...
+
+
+class NvmlControl:
+    """`GpuControl` over the NVML adapter. A question NVML cannot answer is an ExecutorError, so an
+    unknown process list never passes for an empty one."""
+
+    def __init__(self, nvml: NvmlLike):
+        self.nvml = nvml
+
+    def _handle(self, index: int) -> Any:
+        try:
+            return self.nvml.handle(index)
+        except LlmosdError as e:
+            raise ExecutorError(f"gpu:{index}: {e}") from None
+
+    def processes(self, index: int) -> list[int]:
+        procs = self.nvml.processes(self._handle(index))
+        if procs is None:
+            raise ExecutorError(f"gpu:{index}: NVML cannot list its processes")
+        return [pid for pid, _ in procs]
+
+    def power_limit(self, index: int) -> float:
+        w = self.nvml.power_limit_w(self._handle(index))
+        if w is None:
+            raise ExecutorError(f"gpu:{index}: NVML cannot read its power limit")
+        return w
+
+    def set_power_limit(self, index: int, watts: float) -> None:
+        self.nvml.set_power_limit_w(self._handle(index), watts)
+
+    def alive(self, index: int) -> bool:
+        try:
+            return self.nvml.name(self.nvml.handle(index)) is not None
+        except LlmosdError:
+            return False
 
 
 class GpuArea:
