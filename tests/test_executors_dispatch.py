@@ -106,7 +106,10 @@ def test_modes(tmp_path: Path, audit: AuditLog, clock: Clock) -> None:
     ex.mode = "supervised"
     j = judged("gpu.drain", "gpu:0")
     assert "approval" in ex.execute(j, snap(), RULES).detail
-    grant = Grant(j.action, "uid=0(root)", clock.t, clock.t + timedelta(minutes=1))
+    grant = Grant.give(j.action, "uid=0(root)", clock.t, ex.policy)
+    clock.t += ex.policy.approval.expires
+    assert "expired" in ex.execute(j, snap(), RULES, grant).detail
+    grant = Grant.give(j.action, "uid=0(root)", clock.t, ex.policy)
     assert ex.execute(j, snap(), RULES, grant).status == "ok"
     assert ex.drained == {0}
     lines = (tmp_path / "state" / "notifications.jsonl").read_text().splitlines()

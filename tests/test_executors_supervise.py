@@ -135,3 +135,18 @@ def test_health_check_by_command(tmp_path: Path, audit: AuditLog) -> None:
         sup.close()
     ok, why = sup.healthy("app.service")
     assert not ok and "exited" in why
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a service as another user")
+def test_a_service_runs_as_its_user_with_its_environment(tmp_path: Path, audit: AuditLog) -> None:
+    import psutil
+
+    tmp_path.chmod(0o755)  # the service's own user writes nothing here; our log file is opened for it
+    sup = make(tmp_path, audit, command=["/bin/sh", "-c", 'echo "hello $GREETING"; exec sleep 60'],
+               user="nobody", environment={"GREETING": "from llmosd"})  # fmt: skip
+    sup.start_all()
+    try:
+        until(lambda: sup.services()[0].journal_tail == ["hello from llmosd"])
+        assert psutil.Process(pid_of(sup)).username() == "nobody"
+    finally:
+        sup.close()

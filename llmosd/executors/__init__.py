@@ -63,6 +63,11 @@ class Grant:
     at: datetime
     expires: datetime
 
+    @classmethod
+    def give(cls, action: Action, by: str, at: datetime, policy: Policy) -> Grant:
+        """An approval given now, open for the policy's `approval.expires`."""
+        return cls(action, by, at, at + policy.approval.expires)
+
 
 @dataclass(frozen=True)
 class Outcome:
