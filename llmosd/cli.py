@@ -44,6 +44,20 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse(args: argparse.Namespace) -> int:
+    from llmosd import nl
+    from llmosd.contract import command_wire
+    from llmosd.errors import UsageError
+    from llmosd.nl_model import load_labeler
+
+    if (args.text is None) == (args.file is None):
+        raise UsageError("parse: give either TEXT or --file CASES.jsonl")
+    cases = nl.read_cases(args.file) if args.file else [(args.text, nl.read_now(args.now, "--now"))]
+    for parsed in nl.parse_all(cases, load_labeler()):
+        print(json.dumps(command_wire(parsed.command)), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmosd", description="A self-operating daemon for GPU servers.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -66,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the newest N matches")
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="for export")
     p.set_defaults(handler=_audit)
+
+    p = sub.add_parser("parse", help="plain language to a Command (CONTRACT §4); does nothing else")
+    p.add_argument("text", nargs="?", help="one command in plain language")
+    p.add_argument("--file", help='JSON lines {"text": ..., "now": ...}; one Command printed per line')
+    p.add_argument("--now", help="the clock relative times are read against (ISO; default: local now)")
+    p.set_defaults(handler=_parse)
 
     return parser
 

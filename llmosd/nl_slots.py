@@ -28,43 +28,63 @@ _SPAN = rf"{_NUM}\s*(mins?|minutes?|m|hrs?|hours?|h|days?|d|weeks?|w)\b"
 # Words that name what to do, or fill a sentence, and so are never a unit, package, host or user name.
 COMMON = frozenset(
     """
-    a an the this that these those my our your its their me us you it i we he she they them him her
-    please pls kindly now right away immediately asap just again back up down off on in out into onto
-    over under to at for of from with without by about all any every each some everything anything
-    something nothing can could would will should must shall may might do does did done doing is are was
-    were be been being am have has had having get gets got let lets make go going want need needs like ok
-    okay hey hi so then also too and or but not no yes what whats which who whom whose why how when where
-    there here is isnt dont doesnt didnt wont cant as if else than very really quite fully restart
-    restarted restarting reboot rebooted start started starting stop stopped stopping kill killed
-    terminate terminated roll rolled rollback revert reverted undo downgrade bounce bounced reload cycle
-    rerun requeue requeued resubmit reschedule retry drain drained draining undrain undrained cordon
-    uncordon reset resets reinitialize power cap capped limit limits set lower raise reduce throttle
-    clean cleaned cleanup clear purge free delete empty wipe tidy apply applied install installed upgrade
-    upgraded update updated patch defer deferred postpone postponed delay delayed hold skip pause paused
-    notify tell message inform show list display give check see status explain put take bring return
-    remove add enable disable run running runs launch relaunch kick shut shutdown halt service services
-    unit units daemon server process processes proc pid job jobs task tasks gpu gpus card cards device
-    devices accelerator machine host box node system package packages updates upgrades patches security
-    pending available outstanding queue queued rotation watts watt w until till til tomorrow today
-    tonight night last next week weeks day days hour hours minute minutes min mins hrs h m d later soon
-    morning evening afternoon yesterday since ago monday tuesday wednesday thursday friday saturday
-    sunday failed failing broken dead idle busy stuck hung active inactive finished waiting healthy ok
-    doing doing going happening currently whole entire previous prior old earlier version release one two
-    three four five six seven eight nine ten zero
+    a able abort aborted about accelerator across act acting action actions active add after afternoon
+    again ago ahead all allow allowed almost already alright also always am among an and another any anybody
+    anymore anyone anything applied apply applying approval approvals approve are around as asap ask asked
+    asking at audit auto automatic automatically automation autonomous autonomy available away back bad be
+    been before being between boss both bounce bounced box bring brings broken brought buddy build builds
+    busy but by cache caches came can cancel canceled cancelled cant cap capped card cards cause caused
+    causes certain change changed changes check cheers clean cleaned cleaning cleanup clear cluster come
+    comes cordon could crash crashed crashing current currently cycle cycled cycling d daemon day days dead
+    dear decision decisions defer deferred deferring delay delayed delete device devices did didnt different
+    disable disk disks display do does doesnt doing done dont down downgrade drain drained draining draw
+    drawing dry during each earlier eight either else empty enable end ended ending ends entire entries
+    entry error errors evening ever every everybody everyone everything explain failed failing far few file
+    files fine finish finished finishes finishing fire first five flaky fleet folks for force forced forcing
+    four free freeze friday from frozen full fully gave get gets getting give gives giving go goes going
+    gone good got gpu gpus guys h had halt hands hang hanging happen happened happening happens has have
+    having he health healthy heat hello her here hers hey hi him his history hold host hot hour hours how
+    hrs hung i idle if immediately in inactive inform install installed instead into is isnt issue issues it
+    its job jobs junk just keep keeps kept kick kill killed killing kindly know last later latest launch
+    least leave leaves left less let lets like limit limits list listing lists llmosd load log logging logs
+    long look looking looks love lower m machine made make makes manual manually many mate max maximum may
+    maybe me memory message might min mine minimum mins minute minutes mode modes monday monitor monitoring
+    more morning most much must my need needed needs neither never new next night nine no nobody node none
+    normal normally not nothing notify now observe observing of off offline often ok okay old on one ones
+    online only onto operation operations or orphan orphaned other our ours out outage outstanding over
+    overall overview own package packages patch patched patches patching pause paused pending per perhaps
+    permission pid place placed please pls pool pools postpone postponed power powered powering previous
+    prior probably problem problems proc process processes purge put puts putting question queue queued
+    quick quickly quite rack raise rather really reason reasons reboot rebooted rebooting recent recently
+    record records reduce reinitialize relaunch release releases reload remove report requeue requeued
+    requeueing rerun reschedule reset resets resetting restart restarted restarting resubmit resume resumed
+    retry return revert reverted right roll rollback rolled rolling rotation run running runs said same
+    saturday say schedule scheduled scheduling security see seen send sending sent server service services
+    set seven several shall she shoot should show showing shown shows shut shutdown signal signals since six
+    skip so some somebody someone something soon sorry space start started starting state status still stop
+    stopped stopping stuck summary sunday supervise supervised sure system take takes taking task tasks team
+    tell temp temperature temporary ten terminate terminated than thank thanks that thats the their theirs
+    them then there these they this those three throttle through thursday thx tidy til till to today told
+    tomorrow tonight too took trail tuesday turn two unable uncordon under undo undrain undrained unhealthy
+    unit units until up update updated updates upgrade upgraded upgrades us usage utilization version
+    versions very via view w wait waiting want wanted wants was watch watching watt watts we wedge wedged
+    wednesday week weeks went were what whats when where which who whole whom whose why will wipe with
+    within without wont would wrong yes yesterday yet yo you your yours zero zombie
+    spin
     """.split()  # noqa: SIM905
 )
 
 _WORD = re.compile(r"(?<![\w/.:@-])([A-Za-z0-9_][A-Za-z0-9_.:@-]*[A-Za-z0-9_]|[A-Za-z0-9_])(?![\w/])")
 _UNIT = re.compile(r"\b([A-Za-z0-9_][A-Za-z0-9:_.@-]*\.(?:service|socket|timer|target|mount|path))\b")
 _GPU = re.compile(rf"\b(?:gpus?|cards?|devices?)\s*(?:#|no\.?\s*|number\s*|index\s*|:)?\s*{_NUM}\b", re.I)
-_PID = re.compile(r"\b(?:pid|process(?:\s+id)?|proc)\s*(?:#|no\.?|number|:)?\s*(\d+)\b", re.I)
+_PID = re.compile(r"\b(?:pid|process(?:\s+id)?|proc|kill)\s*(?:#|no\.?|number|:)?\s*(\d+)\b", re.I)
 _JOB_AFTER = re.compile(r"\bjob\s*(?:#|id|:)?\s*([A-Za-z0-9][A-Za-z0-9_.:-]*)", re.I)
 _JOB_LIKE = re.compile(r"\b([a-z]{1,8}-\d{1,10})\b", re.I)
 _PATH = re.compile(r"(?<![\w.~-])(/[^\s'\"`,;]*)")
 _WATTS = re.compile(r"\b(\d{2,4}(?:\.\d+)?)\s*(?:w|watts?)\b", re.I)
 _TO_NUMBER = re.compile(r"\b(?:to|at|of)\s+(\d{2,4})\b")
 _SHELL = re.compile(
-    r"(?:^|\s)(?:sudo|rm|mv|cp|chmod|chown|dd|mkfs|curl|wget|bash|sh|echo|cat|vi|vim|nano|sed)\s"
+    r"^\s*(?:sudo|rm|mv|cp|chmod|chown|dd|mkfs|curl|wget|bash|sh|echo|cat|vi|vim|nano|sed|apt|apt-get)\s"
     r"|(?:^|\s)--?[a-zA-Z][\w-]*(?:\s|$)|[|;&`$<>]|\*",
     re.I,
 )
@@ -92,6 +112,12 @@ def gpu(text: str) -> int | None:
         if n is not None:
             return n
     return None
+
+
+def gpu_list(text: str) -> list[int]:
+    """All GPU numbers after "gpu(s)": "on gpus 0, 1 and 3" -> [0, 1, 3]."""
+    m = re.search(r"\bgpus?\s*((?:(?:\d+|,|and|&|\s)+))", text, re.I)
+    return [int(n) for n in re.findall(r"\d+", m.group(1))] if m else []
 
 
 def pid(text: str) -> int | None:
@@ -136,13 +162,18 @@ def names(text: str) -> list[str]:
     return out
 
 
+_NEAR_UNIT = re.compile(r"\b([\w.@-]+)\s+(?:service|unit|daemon)\b|\b(?:service|unit)\s+([\w.@-]+)", re.I)
+
+
 def unit(text: str) -> str | None:
     """A systemd unit: as written if it has a suffix, else the first free name + `.service`."""
     m = _UNIT.search(text)
     if m:
         return m.group(1)
-    free = [n for n in names(text) if not n.lower().startswith(("gpu", "pid", "j-"))]
-    return f"{free[0]}.service" if free else None
+    free = [n.lower() for n in names(text) if not n.lower().startswith(("gpu", "pid", "j-"))]
+    near = [(m.group(1) or m.group(2)).lower() for m in _NEAR_UNIT.finditer(text)]
+    named = [n for n in near if n in free] or free
+    return f"{named[0]}.service" if named else None
 
 
 def package(text: str) -> str | None:
@@ -152,7 +183,7 @@ def package(text: str) -> str | None:
 
 def host(text: str) -> str:
     """A host named in the text, or "" (this host: the daemon fills it in)."""
-    free = [n for n in names(text) if "." in n or "-" in n or any(c.isdigit() for c in n)]
+    free = [n.lower() for n in names(text) if "." in n or "-" in n or any(c.isdigit() for c in n)]
     return free[0] if free else ""
 
 
@@ -161,8 +192,48 @@ def user(text: str) -> str | None:
         r"\b(?:of|for|by|does|from|user|owned by|belonging to|has)\s+([a-z_][a-z0-9_-]{0,31})\b", text, re.I
     )
     if m and m.group(1).lower() not in COMMON:
-        return m.group(1)
+        return m.group(1).lower()
     return None
+
+
+_RECIPIENT = re.compile(r"\b(?:tell|notify|message|ping|inform|alert|warn)\s+(?:the\s+)?([a-z_][\w-]*)", re.I)
+_LET_KNOW = re.compile(r"\blet\s+(?:the\s+)?([a-z_][\w-]*)\s+know\b", re.I)
+_ADMINS = {"admin", "admins", "administrator", "sysadmin", "oncall", "on-call", "me", "us", "ops"}
+
+
+def recipient(text: str) -> str | None:
+    """Whom to notify: a user name after tell/notify/message, or `admin` for admins and "me"."""
+    m = _RECIPIENT.search(text) or _LET_KNOW.search(text)
+    if not m:
+        return None
+    who = m.group(1).lower()
+    if who in _ADMINS:
+        return "admin"
+    return None if who in COMMON else who
+
+
+def message(text: str) -> str:
+    m = re.search(r"\b(?:that|saying|to say)\b\s*(.+)$|:\s*(.+)$", text, re.I)
+    return (m.group(1) or m.group(2)).strip() if m else text.strip()
+
+
+def explain_target(text: str) -> str | None:
+    """What a "why ..." question is about, named as the audit log names targets."""
+    g = gpu(text)
+    if g is not None:
+        return f"gpu:{g}"
+    p = pid(text)
+    if p is not None:
+        return f"pid:{p}"
+    j = job(text)
+    if j is not None:
+        return j
+    where = path(text)
+    if where is not None:
+        return where
+    if re.search(r"\b(?:update|updates|upgrade|upgraded|package|patch)\b", text, re.I):
+        return package(text)
+    return unit(text)
 
 
 def target_of(text: str) -> str:
