@@ -64,22 +64,42 @@ def utcnow() -> datetime:
 
 
 class PsutilLookup:
-    """pid -> (user, command line) by psutil, remembered per process start time."""
+    """pid -> (user, command line) by psutil, remembered per process start.
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[int, float], tuple[str, str]] = {}
+    A GPU's processes are asked about every tick; the start time in
+    /proc/PID/stat (one read) tells whether the PID is still the process we
+    looked up before, so psutil is only asked about new ones.
+    """
+
+    def __init__(self, proc_root: str = "/proc") -> None:
+        self.root = proc_root
+        self._seen: dict[tuple[int, bytes], tuple[str, str]] = {}
+
+    def _started(self, pid: int) -> bytes | None:
+        try:
+            with open(f"{self.root}/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        # Field 22 (start time in clock ticks); the command name before ")" may hold spaces.
+        fields = stat.rsplit(b")", 1)[-1].split()
+        return fields[19] if len(fields) > 19 else None
 
     def __call__(self, pid: int) -> tuple[str, str] | None:
-        try:
-            p = psutil.Process(pid)
-            key = (pid, p.create_time())
-            if key not in self._seen:
-                if len(self._seen) > 4096:
-                    self._seen.clear()
-                self._seen[key] = (p.username(), " ".join(p.cmdline()) or p.name())
-            return self._seen[key]
-        except psutil.Error:  # gone, or a PID of another namespace
-            return None
+        started = self._started(pid)
+        if started is None:
+            return None  # gone, or a PID of another namespace
+        key = (pid, started)
+        if key not in self._seen:
+            try:
+                p = psutil.Process(pid)
+                who = (p.username(), " ".join(p.cmdline()) or p.name())
+            except psutil.Error:
+                return None
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            self._seen[key] = who
+        return self._seen[key]
 
 
 @dataclass
