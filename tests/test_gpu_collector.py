@@ -16,7 +16,7 @@ from nvml_fixture import GPU_IS_LOST, NOT_SUPPORTED, UNKNOWN, FakeGpu, NvmlStub,
 
 from llmosd.contract import Gpu
 from llmosd.errors import CollectorError
-from llmosd.telemetry.gpu import GpuCollector, reason_names
+from llmosd.telemetry.gpu import GpuCollector, PsutilLookup, reason_names
 from llmosd.telemetry.kmsg import KmsgReader
 from llmosd.telemetry.nvml import Nvml, normal_pci
 
@@ -307,3 +307,15 @@ def test_snapshot_form_round_trips(stub: NvmlStub, nvml: Nvml) -> None:
     stub.set(fleet(2, reasons=0x40, procs=[(os.getpid(), 5)]))
     for g in GpuCollector(nvml, deadline=None).collect():
         assert Gpu.model_validate_json(g.model_dump_json()) == g
+
+
+def test_owner_lookup_forgets_a_process_that_ended() -> None:
+    lookup = PsutilLookup()
+    child = subprocess.Popen(["sleep", "30"], user="nobody")
+    try:
+        assert lookup(child.pid) == ("nobody", "sleep 30")
+        assert lookup(child.pid) == ("nobody", "sleep 30")  # from memory this time
+    finally:
+        child.kill()
+        child.wait()
+    assert lookup(child.pid) is None  # its PID is free now: no stale owner is reported

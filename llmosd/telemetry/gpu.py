@@ -177,7 +177,7 @@ class GpuCollector:
         assert self._events is not None
         while not self._stop.is_set():
             try:
-                hit = self._events.wait(500)
+                hit = self._events.wait(250)  # also how long close() may wait for this thread
             except CollectorError as e:
                 self._complain("event set", str(e))
                 self._stop.wait(1.0)
