@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pynvml
@@ -63,7 +64,7 @@ def bare_gpu_loop(n: int, owners: bool = True) -> Callable[[], object]:
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(n)]
     nv = pynvml
 
-    def q(fn: Callable[..., object], *a: object) -> object:
+    def q(fn: Callable[..., Any], *a: object) -> Any:
         try:  # a real GPU leaves some queries unsupported; the bare loop must not stop there
             return fn(*a)
         except pynvml.NVMLError:
@@ -73,9 +74,9 @@ def bare_gpu_loop(n: int, owners: bool = True) -> Callable[[], object]:
         out = []
         for h in handles:
             procs = [
-                *(q(nv.nvmlDeviceGetComputeRunningProcesses, h) or []),  # type: ignore[misc]
+                *(q(nv.nvmlDeviceGetComputeRunningProcesses, h) or []),
                 *(q(nv.nvmlDeviceGetGraphicsRunningProcesses, h) or []),
-            ]  # type: ignore[misc]
+            ]
             who = []
             for p in procs if owners else ():
                 with contextlib.suppress(psutil.Error):
