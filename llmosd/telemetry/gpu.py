@@ -104,7 +104,7 @@ class PsutilLookup:
 
 @dataclass
 class _Card:
-    """What stays true while a GPU stays on the bus (read once), and whether it is lost."""
+    """What stays true while a GPU stays on the bus (read once), and its last good reading."""
 
     handle: Handle
     key: int
@@ -195,7 +195,8 @@ class GpuCollector:
         self._place_events(now)
         jobs = jobs or {}
         for g in gpus:
-            g.xid_events = list(self._xids.by_gpu.get(g.index, []))
+            with self._lock:
+                g.xid_events = list(self._xids.by_gpu.get(g.index, []))
             for p in g.processes:
                 p.job = jobs.get(p.pid)
         return gpus
