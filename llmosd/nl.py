@@ -78,6 +78,8 @@ def _job_or_unit(text: str, job_kind: str, unit_kind: str, **job_params: Any) ->
     job = s.job(text)
     if job is not None:
         return _act(job_kind, job, **job_params)
+    if s.mentions_jobs(text):  # about jobs, but none named: a name here is no unit
+        return None
     return _act(unit_kind, s.unit(text))
 
 
@@ -115,7 +117,10 @@ def _power(text: str, now: datetime) -> dict[str, Any] | None:
 
 def _updates(kind: str) -> Callable[[str, datetime], dict[str, Any] | None]:
     def build(text: str, now: datetime) -> dict[str, Any] | None:
-        pkg = s.package(text) or "all"
+        named = s.packages(text)
+        if len(named) > 1:
+            return None  # one command, one package (or all)
+        pkg = named[0] if named else "all"
         if kind == "update.defer":
             until = s.until(text, now)
             return _act(kind, pkg, **({"until": until.isoformat()} if until else {}))

@@ -167,7 +167,8 @@ T: dict[str, list[str]] = {
         "restarted | explain why job {j} was requeued | why did you kill process {p} | why was {s} rolled "
         "back | what made you stop job {j} | why did the {pkg} update get deferred | why did you reset "
         "gpu {g} yesterday | reason for draining gpu {g} | why did you clean {path} | explain the restart "
-        "of {s} | why was {s} stopped last night | what caused the {s} rollback"
+        "of {s} | why was {s} stopped last night | what caused the {s} rollback | what happened to {s} | "
+        "what happened to gpu {g} | what did you do to {s} and why | who stopped job {j}"
     ),
     "observe": _alts(
         "switch to observe mode | observe only | stop acting automatically | don't change anything {t} | "
@@ -198,7 +199,9 @@ T: dict[str, list[str]] = {
         "| rm -rf {path} | sudo systemctl restart {s} | apt-get install vim | chmod 777 {path} | git pull "
         "the latest code | summarize this article | what's the weather tomorrow | recommend a good gpu "
         "for gaming | how do I quit vim | send an email to {u} | buy more gpus | update the README | what "
-        "is the meaning of life | lol | test | asdf | help me with my homework"
+        "is the meaning of life | lol | test | asdf | help me with my homework | update the {s} config to "
+        "enable gzip | update the {s} configuration file | change the {s} settings | set {s} to listen on "
+        "port 9000 | edit the {s} unit file | update my ssh key | update the docs | tell me about {s}"
     ),
 }
 # Imperatives get requests' openings, questions get questions' openings.
@@ -260,18 +263,26 @@ def vary(text: str, label: str, rng: random.Random, shout: bool = True) -> str:
     return text[:1].upper() + text[1:] if r < 0.5 else text
 
 
-def corpus(per_label: int = 120, seed: int = 1, check: Check | None = None) -> list[tuple[str, str]]:
-    """(text, label) pairs: `per_label` per label, twice that for unknown; deduplicated, seeded order."""
+def normal(text: str) -> str:
+    """Case and punctuation do not make two phrasings different."""
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def corpus(
+    per_label: int = 120, seed: int = 1, check: Check | None = None, avoid: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """(text, label) pairs: `per_label` per label, twice that for unknown; deduplicated, seeded order.
+    A phrasing whose `normal` form is in `avoid` (an evaluation set's texts) is never produced."""
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen: set[str] = set(avoid)
     for label, templates in T.items():
         want, got, tries = per_label * (2 if label == "unknown" else 1), 0, 0
         while got < want and tries < want * 20:
             tries += 1
             text, target = fill(rng.choice(templates), rng)
             text = vary(text, label, rng, shout=target is None)
-            key = re.sub(r"\W+", " ", text.lower()).strip()
+            key = normal(text)
             if key in seen or (check is not None and not check(text, label, target)):
                 continue
             seen.add(key)

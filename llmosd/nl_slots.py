@@ -79,7 +79,7 @@ _UNIT = re.compile(r"\b([A-Za-z0-9_][A-Za-z0-9:_.@-]*\.(?:service|socket|timer|t
 _GPU = re.compile(rf"\b(?:gpus?|cards?|devices?)\s*(?:#|no\.?\s*|number\s*|index\s*|:)?\s*{_NUM}\b", re.I)
 _PID = re.compile(r"\b(?:pid|process(?:\s+id)?|proc|kill)\s*(?:#|no\.?|number|:)?\s*(\d+)\b", re.I)
 _JOB_AFTER = re.compile(r"\bjob\s*(?:#|id|:)?\s*([A-Za-z0-9][A-Za-z0-9_.:-]*)", re.I)
-_JOB_LIKE = re.compile(r"\b([a-z]{1,8}-\d{1,10})\b", re.I)
+_JOB_LIKE = re.compile(r"(?<![\w.-])([a-z]{1,8}-\d{1,10})(?![\w.-])", re.I)
 _PATH = re.compile(r"(?<![\w.~-])(/[^\s'\"`,;]*)")
 _WATTS = re.compile(r"\b(\d{2,4}(?:\.\d+)?)\s*(?:w|watts?)\b", re.I)
 _TO_NUMBER = re.compile(r"\b(?:to|at|of)\s+(\d{2,4})\b")
@@ -166,19 +166,35 @@ _NEAR_UNIT = re.compile(r"\b([\w.@-]+)\s+(?:service|unit|daemon)\b|\b(?:service|
 
 
 def unit(text: str) -> str | None:
-    """A systemd unit: as written if it has a suffix, else the first free name + `.service`."""
+    """A systemd unit: as written if it has a suffix, else a free name + `.service`: the one next to
+    "service"/"unit", or the only one. Two free names and no such hint is ambiguous: None."""
     m = _UNIT.search(text)
     if m:
         return m.group(1)
-    free = [n.lower() for n in names(text) if not n.lower().startswith(("gpu", "pid", "j-"))]
+    free = list(
+        dict.fromkeys(n.lower() for n in names(text) if not n.lower().startswith(("gpu", "pid", "j-")))
+    )
     near = [(m.group(1) or m.group(2)).lower() for m in _NEAR_UNIT.finditer(text)]
-    named = [n for n in near if n in free] or free
+    named = [n for n in near if n in free] or (free if len(free) == 1 else [])
     return f"{named[0]}.service" if named else None
 
 
+def _free(text: str) -> list[str]:
+    return list(dict.fromkeys(n.lower() for n in names(text) if "/" not in n))
+
+
+def packages(text: str) -> list[str]:
+    """Package names in the text; one command applies to one package (or to `all`)."""
+    return _free(text)
+
+
 def package(text: str) -> str | None:
-    free = [n.lower() for n in names(text) if "/" not in n]
-    return free[0] if free else None
+    free = packages(text)
+    return free[0] if len(free) == 1 else None
+
+
+def mentions_jobs(text: str) -> bool:
+    return bool(re.search(r"\bjobs?\b", text, re.I))
 
 
 def host(text: str) -> str:
@@ -198,11 +214,12 @@ def user(text: str) -> str | None:
 
 _RECIPIENT = re.compile(r"\b(?:tell|notify|message|ping|inform|alert|warn)\s+(?:the\s+)?([a-z_][\w-]*)", re.I)
 _LET_KNOW = re.compile(r"\blet\s+(?:the\s+)?([a-z_][\w-]*)\s+know\b", re.I)
-_ADMINS = {"admin", "admins", "administrator", "sysadmin", "oncall", "on-call", "me", "us", "ops"}
+_ADMINS = {"admin", "admins", "administrator", "administrators", "sysadmin", "sysadmins", "oncall", "ops"}
 
 
 def recipient(text: str) -> str | None:
-    """Whom to notify: a user name after tell/notify/message, or `admin` for admins and "me"."""
+    """Whom to notify: a user named after tell/notify/message, or `admin`. "Me" names no one the
+    daemon knows (the requester is not necessarily an admin), so it is no recipient."""
     m = _RECIPIENT.search(text) or _LET_KNOW.search(text)
     if not m:
         return None

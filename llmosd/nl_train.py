@@ -8,7 +8,9 @@ The lower layers carry no adapter, so their output for each phrasing is
 computed once, without gradients, and the epochs run the upper layers only.
 Every corpus phrasing is first checked against the slot readers: a phrasing
 whose label and slots would not build the Command its template meant is not
-trained on. A tenth of the corpus is held out and its accuracy printed.
+trained on. A phrasing that equals a text of an evaluation set (the shared
+command cases, tests/data/nl_phrasings.jsonl) is left out. A tenth of the
+corpus is held out and its accuracy printed.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ from typing import Any
 
 from llmosd import nl
 from llmosd.contract import command_wire
-from llmosd.nl_corpus import corpus
-from llmosd.nl_model import ADAPTER, PROMPT, encode, label_token_ids, load_base
+from llmosd.engine.model import load_model
+from llmosd.nl_corpus import corpus, normal
+from llmosd.nl_model import ADAPTER, PROMPT, encode, label_token_ids
 
+_REPO = Path(__file__).resolve().parents[1]
+# Evaluation texts: read only so that the corpus never contains one of them.
+EVAL_SETS = [
+    _REPO / "tests" / "data" / "nl_phrasings.jsonl",
+    _REPO.parent / "shared" / "commands" / "dev.jsonl",
+]
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 _NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
@@ -43,6 +52,14 @@ def consistent(text: str, label: str, target: str | None) -> bool:
     return target is None or got == (target if target.endswith(".service") else target.lower())
 
 
+def eval_texts(files: list[Path]) -> frozenset[str]:
+    texts = set()
+    for f in files:
+        if f.exists():
+            texts |= {normal(json.loads(line)["text"]) for line in f.read_text().splitlines() if line.strip()}
+    return frozenset(texts)
+
+
 def _batches(tok: Any, rows: list[tuple[str, str]], labels: list[str], size: int, rng: random.Random) -> list:
     """Fixed batches of similar length: (input_ids, mask, last index, label index)."""
     import torch
@@ -57,7 +74,7 @@ def _batches(tok: Any, rows: list[tuple[str, str]], labels: list[str], size: int
 
 
 def train(out: Path, *, per_label: int, seed: int, split: int, r: int, alpha: int, lr: float, batch: int,
-          epochs: int, minutes: float) -> dict[str, Any]:  # fmt: skip
+          epochs: int, minutes: float, avoid: frozenset[str] = frozenset()) -> dict[str, Any]:  # fmt: skip
     import torch
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
@@ -65,11 +82,12 @@ def train(out: Path, *, per_label: int, seed: int, split: int, r: int, alpha: in
     started = time.monotonic()
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    rows = corpus(per_label, seed, check=consistent)
+    rows = corpus(per_label, seed, check=consistent, avoid=avoid)
     rng.shuffle(rows)
     held = len(rows) // 10
     test_rows, train_rows = rows[:held], rows[held:]
-    model, tok = load_base()
+    loaded = load_model()
+    model, tok = loaded.model, loaded.tok
     labels = list(nl.LABELS)
     label_w = model.get_output_embeddings().weight[label_token_ids(tok, labels)].detach()
     inner = model.get_decoder()
@@ -123,7 +141,7 @@ def train(out: Path, *, per_label: int, seed: int, split: int, r: int, alpha: in
             opt.step()
             sched.step()
             opt.zero_grad()
-            total, step = total + float(loss), step + 1
+            total, step = total + loss.item(), step + 1
             if time.monotonic() > deadline:
                 stopped = True
                 break
@@ -137,10 +155,11 @@ def train(out: Path, *, per_label: int, seed: int, split: int, r: int, alpha: in
     for name, mod in peft.named_modules():
         if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
             key = name.removeprefix("base_model.model.")
-            tensors[key + ".A"] = mod.lora_A["default"].weight.detach().half().contiguous()
-            tensors[key + ".B"] = mod.lora_B["default"].weight.detach().half().contiguous()
-    meta = {"r": str(r), "alpha": str(alpha), "prompt": PROMPT, "labels": json.dumps(labels),
-            "seed": str(seed), "corpus": str(len(rows)), "steps": str(step),
+            tensors[key + ".lora_A"] = mod.lora_A["default"].weight.detach().half().contiguous()
+            tensors[key + ".lora_B"] = mod.lora_B["default"].weight.detach().half().contiguous()
+    meta = {"r": str(r), "alpha": str(alpha), "split": str(split), "prompt": PROMPT,
+            "labels": json.dumps(labels), "base": loaded.name, "seed": str(seed), "corpus": str(len(rows)),
+            "steps": str(step),
             "held_out_accuracy": f"{accuracy():.4f}"}  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata=meta)
@@ -160,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--minutes", type=float, default=12.0, help="stop training after this much wall time")
+    ap.add_argument("--avoid", type=Path, action="append", default=None,
+                    help="an evaluation file (JSON lines) whose texts the corpus leaves out")  # fmt: skip
     a = ap.parse_args(argv)
+    avoid = eval_texts(a.avoid or EVAL_SETS)
     train(a.out, per_label=a.per_label, seed=a.seed, split=a.split, r=a.rank, alpha=a.alpha, lr=a.lr,
-          batch=a.batch, epochs=a.epochs, minutes=a.minutes)  # fmt: skip
+          batch=a.batch, epochs=a.epochs, minutes=a.minutes, avoid=avoid)  # fmt: skip
     return 0
 
 

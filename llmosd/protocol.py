@@ -243,7 +243,7 @@ class RequestError(ProtocolError):
 
 def _json_object(line: bytes, what: str = "request") -> dict[str, Any]:
     try:
-        data = json.loads(line)
+        data = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
         raise RequestError("bad_json", f"{what} is not UTF-8 text") from None
     except json.JSONDecodeError as e:
