@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from llmosd.contract import (
     COMMAND,
     ActCommand,
-    Action,
     AutonomyCommand,
     Command,
     ExplainCommand,
@@ -392,8 +391,3 @@ def load_result(op: str, value: Any) -> Any:
         return RESULTS[op].validate_python(value)
     except ValidationError as e:
         raise ProtocolError(one_line(e, f"{op} result")) from None
-
-
-def action_result(action: Action, verdict: str, reasons: list[str], **more: Any) -> ActResult:
-    """Convenience for backends: an ActResult from an action and the guard's verdict."""
-    return ActResult(action=action.wire(), verdict=verdict, reasons=reasons, **more)

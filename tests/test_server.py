@@ -284,6 +284,7 @@ def test_fifty_clients_at_once_all_get_answers(sockdir: Path, backend: LocalBack
         for t in threads:
             t.join()
         assert answers == ["gpu-07"] * 50
+        assert srv.served == 50
 
 
 @pytest.fixture(scope="module")
