@@ -244,7 +244,7 @@ class Simulator:
 
 def fault_times(timeline: Timeline) -> list[tuple[float, str, str]]:
     """(seconds, type, target) at which each injected fault becomes visible in a reading."""
-    spec, out = timeline.gpus, []
+    spec, out = timeline.gpus, list[tuple[float, str, str]]()
     for e in timeline.events:
         if isinstance(e, Thermal):
             base = spec.busy_temp_c if any(e.gpu in j.gpus for j in timeline.jobs) else spec.idle_temp_c
