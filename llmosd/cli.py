@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from llmosd.errors import LlmosdError
 
@@ -58,6 +59,38 @@ def _parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from llmosd.config import load_config
+
+    over = {
+        "simulate": args.simulate, "state_dir": getattr(args, "state_dir", None),
+        "sample_interval_s": getattr(args, "interval", None), "engine": getattr(args, "engine", None),
+    }  # fmt: skip
+    return load_config(args.config, **over), over
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from llmosd.daemon import Daemon
+
+    cfg, over = _run_config(args)
+    tag = "[SIMULATED] " if cfg.simulate else ""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")  # fmt: skip
+    daemon = Daemon(cfg, Path(args.config) if args.config else None, over)
+    return daemon.run(args.seconds)
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from llmosd.snapshot import print_snapshot
+
+    cfg, _ = _run_config(args)
+    print(print_snapshot(cfg, args.at), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmosd", description="A self-operating daemon for GPU servers.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -86,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help='JSON lines {"text": ..., "now": ...}; one Command printed per line')
     p.add_argument("--now", help="the clock relative times are read against (ISO; default: local now)")
     p.set_defaults(handler=_parse)
+
+    p = sub.add_parser("run", help="the daemon: watch this machine, decide, act, audit")
+    p.add_argument("--config", help="TOML config (default /etc/llmosd/llmosd.toml if present)")
+    p.add_argument("--simulate", metavar="TIMELINE.yaml", help="simulated GPUs and faults instead of NVML")
+    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--interval", type=float, metavar="S", help="seconds between samples (default 2)")
+    p.add_argument("--engine", choices=["rules", "llm"])
+    p.add_argument("--state-dir", metavar="DIR", help="databases and state (default by user)")
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("snapshot", help="print this machine's live snapshot as a scenario JSON")
+    p.add_argument("--config", help="TOML config (default /etc/llmosd/llmosd.toml if present)")
+    p.add_argument("--simulate", metavar="TIMELINE.yaml", help="simulated GPUs instead of NVML")
+    p.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="time into the timeline")
+    p.set_defaults(handler=_snapshot)
 
     return parser
 

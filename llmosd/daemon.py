@@ -1,0 +1,266 @@
+"""`llmosd run`: sample, detect, snapshot, decide, guard, act, audit, on a schedule.
+
+Signal handlers only set flags; the main thread watches them. The scheduler
+runs the tick (one at a time; a late tick is coalesced, not queued), the
+supervisor, the update check and the nightly retention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import time
+import types
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from llmosd.audit import AuditLog, Context
+from llmosd.config import Config, load_config
+from llmosd.contract import Decision, Judged, Snapshot
+from llmosd.engine.decide import decide, load_engine
+from llmosd.errors import ConfigError
+from llmosd.executors import Executors, runner
+from llmosd.executors.gpu import NvmlControl
+from llmosd.executors.supervise import Supervisor
+from llmosd.guard import judge as guard_judge
+from llmosd.policy import PolicyHolder
+from llmosd.snapshot import Builder, RealGpus, SimulatedGpus, changed, open_gpus
+from llmosd.store import Store
+from llmosd.telemetry.host import HostCollector
+from llmosd.telemetry.services import ServiceCollector
+
+log = logging.getLogger("llmosd.daemon")
+STOP_WITHIN = 5.0  # seconds from SIGTERM to exit
+T = TypeVar("T")
+
+
+def snapshot_hash(snap: Snapshot) -> str:
+    return hashlib.sha256(snap.model_dump_json(by_alias=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Flags:
+    """Set by signal handlers, read by the main thread: nothing else happens in a handler."""
+
+    stop: bool = False
+    reload: bool = False
+    signals: list[int] = field(default_factory=list)
+
+    def on_signal(self, signum: int, frame: types.FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload = True
+        else:
+            self.stop = True
+
+
+class Daemon:
+    def __init__(self, cfg: Config, config_path: Path | None = None, overrides: dict[str, Any] | None = None):
+        self.cfg, self.config_path, self.overrides = cfg, config_path, overrides or {}
+        # SQLite connections belong to the thread that opened them: one worker thread opens the
+        # databases and runs everything that touches them, which also serialises ticks and admin actions.
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="llmosd-worker")
+        self.flags = Flags()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self.server: Any = None
+        self.on_worker(self._open)
+
+    def on_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        return self.worker.submit(fn, *args).result()
+
+    def _open(self) -> None:
+        cfg = self.cfg
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.policies = PolicyHolder(cfg.policy)
+        policy = self.policies.policy
+        self.audit = AuditLog(cfg.state_dir / "audit.db", mirror=logging.getLogger("llmosd.audit"))
+        self.store = Store(cfg.state_dir / "llmosd.db")
+        self.gpus = open_gpus(cfg.simulate, policy.gpu.xid_window)
+        self.supervisor = (
+            Supervisor(cfg.supervised, audit=self.audit, policy=policy, state_dir=cfg.state_dir / "supervise")
+            if cfg.supervised else None
+        )  # fmt: skip
+        self.executors = self._executors()
+        self.builder = Builder(
+            gpus=self.gpus,
+            host=HostCollector(full_percent=policy.disks.full_percent),
+            services=ServiceCollector(supervised=self.supervisor.services if self.supervisor else None),
+            units=list(cfg.units) + sorted(cfg.supervised),
+            executors=self.executors,
+            audit=self.audit,
+        )
+        self.judge = load_engine(cfg.engine, cfg.model, cfg.device)
+        self.last: Snapshot | None = None
+        self.last_decided = float("-inf")
+        self.decisions = 0
+
+    @property
+    def simulated(self) -> bool:
+        return isinstance(self.gpus, SimulatedGpus)
+
+    def _executors(self) -> Executors:
+        cfg, policy = self.cfg, self.policies.policy
+        common: dict[str, Any] = dict(
+            audit=self.audit, policy=policy, state_dir=cfg.state_dir, supervisor=self.supervisor
+        )
+        if isinstance(self.gpus, SimulatedGpus):  # act on the simulation, never on the real host
+            sim = self.gpus.sim
+            return Executors(
+                **common, run=sim.run, send=sim.send, alive=sim.process_alive, nvml=sim, systemd=None
+            )
+        # Nvml lacks set_power_limit_w until the collectors add it: a power cap then fails, recorded.
+        nvml = NvmlControl(self.gpus.nvml) if isinstance(self.gpus, RealGpus) else None  # type: ignore[arg-type]
+        return Executors(**common, run=runner.run, nvml=nvml)
+
+    # ------------------------------------------------------------ scheduler jobs
+
+    def _job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run at %s (the previous one ran long)", event.job_id,
+                        event.scheduled_run_time)  # fmt: skip
+        else:
+            log.error("job %s failed: %r", event.job_id, event.exception, exc_info=event.exception)
+
+    def tick(self) -> None:
+        if self.flags.stop:
+            return
+        policy = self.policies.policy
+        snap = self.builder.build(policy, self.cfg.policy)
+        self.store.sample(snap.now, snap.host, snap.gpus)
+        why = changed(self.last, snap, policy)
+        for w in why:
+            self.store.event(snap.now, "change", w.split(" on ")[-1] if " on " in w else "", w)
+        self.last = snap
+        due = time.monotonic() - self.last_decided >= self.cfg.decide_every_min * 60
+        if why or due:
+            self.last_decided = time.monotonic()
+            self._decide(snap, why or ["periodic"])
+
+    def _decide(self, snap: Snapshot, why: list[str]) -> Decision:
+        policy = self.policies.policy
+        d = decide(snap, policy, judge=self.judge, history=snap.history, mode=self.executors.mode)
+        ctx = Context(
+            actor=d.engine, snapshot_hash=snapshot_hash(snap), model=self.cfg.model, rationale=d.rationale
+        )
+        self.store.snapshot(snap)
+        self.store.decision(snap.now, d)
+        self.decisions += 1
+        log.info("deciding on %s because: %s", snap.id, "; ".join(why))
+        for j in d.actions:
+            self._carry_out(j, snap, ctx, d.scenario)
+        return d
+
+    def _carry_out(self, j: Judged, snap: Snapshot, ctx: Context, scenario: str, depth: int = 0) -> None:
+        self.audit.decision(j, ctx)
+        a = j.action
+        line = f"decision {scenario}: {a.kind} {a.target} [{j.verdict}]"
+        if j.verdict == "deny":
+            log.info("%s: %s", line, "; ".join(j.reasons))
+            return
+        out = self.executors.execute(j, snap, ctx)
+        log.info("%s -> %s: %s", line, out.status, out.detail)
+        if out.next_step is not None and depth < 3:  # an escalation ladder's next rung, judged like any plan
+            policy, mode = self.policies.policy, self.executors.mode
+            for nj in guard_judge([out.next_step], snap, policy, history=snap.history, mode=mode):
+                self._carry_out(nj, snap, ctx, scenario, depth + 1)
+
+    def retention(self) -> None:
+        p = self.store.retention(datetime.now(UTC), self.cfg.retention)
+        log.info("retention: %d raw rows to 1-min, %d 1-min rows to 10-min, %d deleted",
+                 p.to_minute, p.to_tenmin, p.deleted)  # fmt: skip
+
+    # ------------------------------------------------------------ reload
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file and the policy; a bad one leaves the old in force."""
+        if self.config_path is not None:
+            try:
+                cfg = load_config(self.config_path, **self.overrides)
+            except ConfigError as e:
+                log.error("reload: config unchanged: %s", e)
+                return
+            if cfg.policy != self.cfg.policy:
+                self.policies.source = cfg.policy
+            if cfg.sample_interval_s != self.cfg.sample_interval_s:
+                self.scheduler.reschedule_job("tick", trigger="interval", seconds=cfg.sample_interval_s)
+            self.builder.units = list(cfg.units) + sorted(cfg.supervised)
+            self.cfg = cfg.model_copy(update={"state_dir": self.cfg.state_dir, "simulate": self.cfg.simulate})
+        why = self.policies.reload()
+        if why:
+            log.error("reload: policy unchanged: %s", why)
+            return
+        self.executors.set_policy(self.policies.policy)
+        policy = self.policies.policy
+        log.info("reloaded: policy %s, sampling every %.1f s", policy.name, self.cfg.sample_interval_s)
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        log.info("llmosd runs on %s; state in %s", self.gpus.description, self.cfg.state_dir)
+        if self.simulated:
+            log.warning("SIMULATING: GPU readings and actions are simulated (snapshots say simulated=true)")
+        first = self.on_worker(self.builder.build, self.policies.policy, self.cfg.policy)
+        done = self.on_worker(self.executors.reconcile, first)
+        if done:
+            log.info("reconciled %d actions a previous run left without outcome", len(done))
+        now = datetime.now(UTC)
+        if self.supervisor:
+            self.on_worker(self.supervisor.start_all)
+            self.scheduler.add_job(
+                self.on_worker, "interval", [self.supervisor.tick], seconds=1, id="supervise", coalesce=True
+            )
+        if not self.simulated:  # apt-get -s takes seconds: its own thread, rarely; ticks use the result
+            refresh = self.builder.refresh_updates
+            self.scheduler.add_job(refresh, "interval", hours=6, id="updates", next_run_time=now)
+        self.scheduler.add_job(self.on_worker, "interval", [self.tick], seconds=self.cfg.sample_interval_s,
+                               id="tick", coalesce=True, max_instances=1, next_run_time=now)  # fmt: skip
+        self.scheduler.add_job(self.on_worker, "cron", [self.retention], hour=3, minute=30, id="retention",
+                               coalesce=True)  # fmt: skip
+        self.scheduler.start()
+
+    def run(self, seconds: float | None = None) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self.flags.on_signal)
+        self.start()
+        end = time.monotonic() + seconds if seconds is not None else float("inf")
+        try:
+            while not self.flags.stop and time.monotonic() < end:
+                if self.flags.reload:
+                    self.flags.reload = False
+                    self.reload()
+                time.sleep(0.05)
+        finally:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        t0 = time.monotonic()
+        self.flags.stop = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.server is not None:
+            self.server.stop()
+        # Queued behind a tick in flight, if any: its writes finish first.
+        done = self.worker.submit(self._close_resources)
+        try:
+            done.result(timeout=STOP_WITHIN - 1)
+        except FutureTimeout:
+            log.error("a tick ran past %.0f s; exiting without closing the databases", STOP_WITHIN - 1)
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        log.info("stopped after %d decisions (shutdown took %.2f s)", self.decisions, time.monotonic() - t0)
+
+    def _close_resources(self) -> None:
+        if self.supervisor:
+            self.supervisor.close()
+        self.builder.close()
+        self.store.close()
+        self.audit.close()
