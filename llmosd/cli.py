@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config (default /etc/llmosd/llmosd.toml if present)")
     p.add_argument("--simulate", metavar="TIMELINE.yaml", help="simulated GPUs instead of NVML")
     p.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="time into the timeline")
+    p.add_argument("--state-dir", metavar="DIR", help="where the daemon keeps its audit log and GPU drains")
     p.set_defaults(handler=_snapshot)
 
     return parser

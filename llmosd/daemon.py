@@ -152,7 +152,7 @@ class Daemon:
             actor=d.engine, snapshot_hash=snapshot_hash(snap), model=self.cfg.model, rationale=d.rationale
         )
         self.store.snapshot(snap)
-        self.store.decision(snap.now, d)
+        self.store.decision(datetime.now(UTC), d)  # when it was decided, not when sampled
         self.decisions += 1
         log.info("deciding on %s because: %s", snap.id, "; ".join(why))
         for j in d.actions:

@@ -73,7 +73,8 @@ class SimulatedGpus:
     ):  # fmt: skip
         self.sim = Simulator(load_timeline(path), start, source=str(path))
         self.clock, self.t0 = clock, clock() - at
-        self.description = f"SIMULATED from {path} ({self.sim.timeline.gpus.count} GPUs)"
+        n = self.sim.timeline.gpus.count
+        self.description = f"SIMULATED from {path} ({n} GPUs, t=0 at {start.isoformat()})"
 
     def elapsed(self) -> float:
         return self.clock() - self.t0
