@@ -27,7 +27,7 @@ from llmosd.audit import AuditLog, Context
 from llmosd.config import Config, load_config
 from llmosd.contract import Decision, Judged, Snapshot
 from llmosd.engine.decide import decide, load_engine
-from llmosd.errors import ConfigError
+from llmosd.errors import ConfigError, LlmosdError
 from llmosd.executors import Executors, runner
 from llmosd.executors.gpu import NvmlControl
 from llmosd.executors.supervise import Supervisor
@@ -102,6 +102,8 @@ class Daemon:
         self.last: Snapshot | None = None
         self.last_decided = float("-inf")
         self.decisions = 0
+        self.held: dict[str, tuple[Judged, Context]] = {}  # approval id (its decision record) -> action
+        self.mode_until: datetime | None = None  # an admin's autonomy change ends then
 
     @property
     def simulated(self) -> bool:
@@ -133,6 +135,9 @@ class Daemon:
     def tick(self) -> None:
         if self.flags.stop:
             return
+        if self.mode_until is not None and datetime.now(UTC) >= self.mode_until:
+            self.executors.mode, self.mode_until = self.policies.policy.autonomy, None
+            self.audit.event("autonomy", self.executors.mode, "llmosd", "the admin's time limit ended")
         policy = self.policies.policy
         snap = self.builder.build(policy, self.cfg.policy)
         self.store.sample(snap.now, snap.host, snap.gpus)
@@ -160,12 +165,14 @@ class Daemon:
         return d
 
     def _carry_out(self, j: Judged, snap: Snapshot, ctx: Context, scenario: str, depth: int = 0) -> None:
-        self.audit.decision(j, ctx)
+        seq = self.audit.decision(j, ctx)
         a = j.action
         line = f"decision {scenario}: {a.kind} {a.target} [{j.verdict}]"
         if j.verdict == "deny":
             log.info("%s: %s", line, "; ".join(j.reasons))
             return
+        if j.verdict == "approval" and all(h.action.key() != a.key() for h, _ in self.held.values()):
+            self.held[str(seq)] = (j, ctx)  # `llmosctl approve <seq>` carries it out
         out = self.executors.execute(j, snap, ctx)
         log.info("%s -> %s: %s", line, out.status, out.detail)
         if out.next_step is not None and depth < 3:  # an escalation ladder's next rung, judged like any plan
@@ -226,6 +233,22 @@ class Daemon:
         self.scheduler.add_job(self.on_worker, "cron", [self.retention], hour=3, minute=30, id="retention",
                                coalesce=True)  # fmt: skip
         self.scheduler.start()
+        self._serve()
+
+    def _serve(self) -> None:
+        from llmosd.daemon_backend import DaemonBackend
+        from llmosd.server import Server, group_roles
+
+        path = self.cfg.socket_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            roles = group_roles(self.cfg.admin_group, self.cfg.viewer_group)
+            self.server = Server(path, DaemonBackend(self), roles=roles).start()
+        except (OSError, LlmosdError) as e:  # the daemon still does its work; admins lose the socket
+            log.error("admin socket %s not available: %s", path, e)
+            self.server = None
+            return
+        log.info("admin socket on %s", path)
 
     def run(self, seconds: float | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from llmosd.audit import AuditLog, Filters
+from llmosd.ctl import Client
 from llmosd.store import Store
 from llmosd.telemetry.simulate import fault_times, load_timeline
 
@@ -52,7 +53,8 @@ def test_demo_faults_are_decided_within_two_periods(tmp_path: Path) -> None:
     policy = tmp_path / "site.yaml"
     shutil.copy(ROOT / "policies" / "default.yaml", policy)
     config = tmp_path / "llmosd.toml"
-    config.write_text(f'policy = "{policy}"\nunits = []\n')
+    sock = tmp_path / "s.sock"
+    config.write_text(f'policy = "{policy}"\nsocket = "{sock}"\nunits = []\n')
     state, log = tmp_path / "state", tmp_path / "daemon.log"
     with log.open("w") as err:
         p = llmosd("run", "--config", str(config), "--simulate", str(DEMO), "--interval", str(INTERVAL),
@@ -64,6 +66,10 @@ def test_demo_faults_are_decided_within_two_periods(tmp_path: Path) -> None:
         faults = fault_times(load_timeline(DEMO))
         last = max(t for t, _, _ in faults)
         wait_for(log, r"decision \S+: gpu\.set_power_limit gpu:1", last + 15, alive)
+
+        # The admin socket answers from the live state: gpu 2 is drained.
+        status = Client(str(sock), timeout=10).call("status")
+        assert status["gpus"] == 4 and status["gpus_drained"] == 1 and status["mode"] == "autonomous"
 
         # SIGHUP with a broken policy: the old one stays, the reason is logged, the daemon runs on.
         policy.write_text("gpu: [unclosed\n")
