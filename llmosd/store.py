@@ -85,14 +85,12 @@ class Store:
     def sample(self, at: datetime, host: Host, gpus: Iterable[GpuModel]) -> None:
         ts = _ts(at)
         rows = [(ts, RAW, g.index, g.util_percent, g.mem_used_mib, g.temp_c, g.power_w) for g in gpus]
-        self.samples_raw(ts, host.cpu_percent, host.mem_percent, rows)
+        self.insert_samples([(ts, RAW, host.cpu_percent, host.mem_percent)], rows)
 
-    def samples_raw(
-        self, ts: float, cpu: float | None, mem: float | None,
-        gpu_rows: list[tuple[float, int, int, Any, Any, Any, Any]],
-    ) -> None:  # fmt: skip
+    def insert_samples(self, host_rows: list[tuple[Any, ...]], gpu_rows: list[tuple[Any, ...]]) -> None:
+        """Rows as stored: host (ts, res, cpu, mem); GPU (ts, res, gpu, util, mem_mib, temp_c, power_w)."""
         with self.db.atomic():
-            self.db.execute("INSERT INTO host_samples VALUES (?, ?, ?, ?)", [ts, RAW, cpu, mem])
+            self.db.conn.executemany("INSERT INTO host_samples VALUES (?, ?, ?, ?)", host_rows)
             self.db.conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?)", gpu_rows)
 
     def event(self, at: datetime, kind: str, target: str, detail: str = "") -> None:
