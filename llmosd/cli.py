@@ -79,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     tag = "[SIMULATED] " if cfg.simulate else ""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick; errors still show
     daemon = Daemon(cfg, Path(args.config) if args.config else None, over)
     return daemon.run(args.seconds)
 

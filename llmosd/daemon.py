@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,7 +53,6 @@ class Flags:
 
     stop: bool = False
     reload: bool = False
-    signals: list[int] = field(default_factory=list)
 
     def on_signal(self, signum: int, frame: types.FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -142,13 +141,13 @@ class Daemon:
         snap = self.builder.build(policy, self.cfg.policy)
         self.store.sample(snap.now, snap.host, snap.gpus)
         why = changed(self.last, snap, policy)
-        for w in why:
-            self.store.event(snap.now, "change", w.split(" on ")[-1] if " on " in w else "", w)
+        for c in why:
+            self.store.event(snap.now, "change", c.target, c.what)
         self.last = snap
         due = time.monotonic() - self.last_decided >= self.cfg.decide_every_min * 60
         if why or due:
             self.last_decided = time.monotonic()
-            self._decide(snap, why or ["periodic"])
+            self._decide(snap, [c.what for c in why] or ["periodic"])
 
     def _decide(self, snap: Snapshot, why: list[str]) -> Decision:
         policy = self.policies.policy
@@ -167,7 +166,7 @@ class Daemon:
     def _carry_out(self, j: Judged, snap: Snapshot, ctx: Context, scenario: str, depth: int = 0) -> None:
         seq = self.audit.decision(j, ctx)
         a = j.action
-        line = f"decision {scenario}: {a.kind} {a.target} [{j.verdict}]"
+        line = f"decision {scenario}: {' '.join(filter(None, (a.kind, a.target)))} [{j.verdict}]"
         if j.verdict == "deny":
             log.info("%s: %s", line, "; ".join(j.reasons))
             return

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from llmosd.audit import AuditLog
 from llmosd.config import Config
 from llmosd.contract import Gpu, Job, Service, Snapshot, Update
 from llmosd.errors import CollectorError, ExecutorError
-from llmosd.executors import Executors
+from llmosd.executors import Executors, runner
 from llmosd.executors.jobs import Placement
 from llmosd.policy import Policy, load_policy
 from llmosd.telemetry.gpu import GpuCollector
 from llmosd.telemetry.host import HostCollector
+from llmosd.telemetry.kmsg import open_kernel_log
 from llmosd.telemetry.nvml import Nvml
 from llmosd.telemetry.services import ServiceCollector
 from llmosd.telemetry.simulate import Simulator, load_timeline
@@ -95,7 +96,8 @@ def open_gpus(simulate: Path | None, xid_window: timedelta) -> GpuSource:
     except CollectorError as e:
         log.warning("%s (%s)", NO_NVML, e)
         return NoGpus()
-    collector = GpuCollector(nv, xid_window=xid_window)
+    # Xids also come from the kernel log: NVML's event set misses those raised while nobody listened.
+    collector = GpuCollector(nv, xid_window=xid_window, kernel_log=open_kernel_log(runner.run))
     collector.start()
     return RealGpus(nv, collector)
 
@@ -149,19 +151,24 @@ class Builder:
 # ---------------------------------------------------------------- what changed
 
 
-def _gpu_events(a: Gpu | None, b: Gpu) -> list[str]:
+class Change(NamedTuple):
+    target: str  # gpu:N, a unit, a job id, a mount; "" for the host as a whole
+    what: str
+
+
+def _gpu_events(a: Gpu | None, b: Gpu) -> list[Change]:
     t = f"gpu:{b.index}"
     old_xids = {(e.xid, e.at) for e in a.xid_events} if a else set()
-    out = [f"xid {e.xid} on {t}" for e in b.xid_events if (e.xid, e.at) not in old_xids]
+    out = [Change(t, f"xid {e.xid} on {t}") for e in b.xid_events if (e.xid, e.at) not in old_xids]
     if b.error and (a is None or a.error != b.error):
-        out.append(f"error on {t}: {b.error}")
+        out.append(Change(t, f"error on {t}: {b.error}"))
     new_reasons = set(b.throttle_reasons) - set(a.throttle_reasons if a else [])
-    out += [f"throttle {r} on {t}" for r in sorted(new_reasons)]
+    out += [Change(t, f"throttle {r} on {t}") for r in sorted(new_reasons)]
     if b.ecc_uncorrected > (a.ecc_uncorrected if a else 0):
-        out.append(f"uncorrected ECC on {t}: {b.ecc_uncorrected}")
+        out.append(Change(t, f"uncorrected ECC on {t}: {b.ecc_uncorrected}"))
     pending = b.retired_pages_pending or b.remap_pending
     if pending and not (a and (a.retired_pages_pending or a.remap_pending)):
-        out.append(f"page retirement pending on {t}")
+        out.append(Change(t, f"page retirement pending on {t}"))
     return out
 
 
@@ -170,35 +177,39 @@ def _idle(job: Job, snap: Snapshot, policy: Policy) -> bool:
     return bool(gpus) and all((g.util_percent or 0) <= policy.jobs.idle_util_percent for g in gpus)
 
 
-def changed(prev: Snapshot | None, cur: Snapshot, policy: Policy) -> list[str]:
+def changed(prev: Snapshot | None, cur: Snapshot, policy: Policy) -> list[Change]:
     """What happened between `prev` and `cur` that may call for a decision; empty when nothing did."""
     if prev is None:
-        return ["first snapshot"]
-    out: list[str] = []
+        return [Change("", "first snapshot")]
+    out: list[Change] = []
     for g in cur.gpus:
         out += _gpu_events(prev.gpu(g.index), g)
-    out += [f"gpu:{g.index} disappeared" for g in prev.gpus if cur.gpu(g.index) is None]
+    out += [
+        Change(f"gpu:{g.index}", f"gpu:{g.index} disappeared") for g in prev.gpus if cur.gpu(g.index) is None
+    ]
     for s in cur.services:
         p = prev.service(s.unit)
         if s.state == "failed" and (p is None or p.state != "failed"):
-            out.append(f"service {s.unit} failed")
+            out.append(Change(s.unit, f"service {s.unit} failed"))
         if p is not None and s.restarts_10m > p.restarts_10m:
-            out.append(f"service {s.unit} restarted")
+            out.append(Change(s.unit, f"service {s.unit} restarted"))
     for j in cur.jobs:
         was = prev.job(j.id)
         if was is None:
-            out.append(f"job {j.id} appeared ({j.state})")
+            out.append(Change(j.id, f"job {j.id} appeared ({j.state})"))
         elif was.state != j.state:
-            out.append(f"job {j.id} {was.state} -> {j.state}")
+            out.append(Change(j.id, f"job {j.id} {was.state} -> {j.state}"))
         elif j.state == "running" and _idle(j, cur, policy) and not _idle(was, prev, policy):
-            out.append(f"job {j.id} went idle")
+            out.append(Change(j.id, f"job {j.id} went idle"))
     full = policy.disks.full_percent
     for d in cur.host.disks:
         before = next((x for x in prev.host.disks if x.mount == d.mount), None)
         if d.used_percent >= full and (before is None or before.used_percent < full):
-            out.append(f"disk {d.mount} passed {full:.0f}%")
+            out.append(Change(d.mount, f"disk {d.mount} passed {full:.0f}%"))
     if cur.host.in_maintenance_window != prev.host.in_maintenance_window:
-        out.append("maintenance window " + ("opened" if cur.host.in_maintenance_window else "closed"))
+        out.append(
+            Change("", "maintenance window " + ("opened" if cur.host.in_maintenance_window else "closed"))
+        )
     return out
 
 

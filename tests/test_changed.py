@@ -24,7 +24,7 @@ def snap(**kw: object) -> Snapshot:
 
 def test_nothing_changed_means_no_decision() -> None:
     assert changed(snap(), snap(), POLICY) == []
-    assert changed(None, snap(), POLICY) == ["first snapshot"]
+    assert [c.what for c in changed(None, snap(), POLICY)] == ["first snapshot"]
 
 
 def test_each_kind_of_change_is_named() -> None:
@@ -45,7 +45,9 @@ def test_each_kind_of_change_is_named() -> None:
         "disk / passed 95%": {"host": Host(hostname="h", disks=[Disk(mount="/", used_percent=97)])},
     }
     for expected, kw in cases.items():
-        assert any(expected in w for w in changed(prev, snap(**kw), POLICY)), expected
+        found = changed(prev, snap(**kw), POLICY)
+        assert any(expected in c.what for c in found), expected
+        assert all(c.target for c in found)  # stored with the event: what it happened to
 
 
 def test_an_old_xid_is_not_news_again() -> None:
