@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import signal
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -179,6 +180,10 @@ class Daemon:
             for nj in guard_judge([out.next_step], snap, policy, history=snap.history, mode=mode):
                 self._carry_out(nj, snap, ctx, scenario, depth + 1)
 
+    def _check_updates(self) -> None:
+        # apt-get -s can take a minute: a daemon thread, so that it never holds up a SIGTERM exit.
+        threading.Thread(target=self.builder.refresh_updates, name="llmosd-updates", daemon=True).start()
+
     def retention(self) -> None:
         p = self.store.retention(datetime.now(UTC), self.cfg.retention)
         log.info("retention: %d raw rows to 1-min, %d 1-min rows to 10-min, %d deleted",
@@ -224,9 +229,8 @@ class Daemon:
             self.scheduler.add_job(
                 self.on_worker, "interval", [self.supervisor.tick], seconds=1, id="supervise", coalesce=True
             )
-        if not self.simulated:  # apt-get -s takes seconds: its own thread, rarely; ticks use the result
-            refresh = self.builder.refresh_updates
-            self.scheduler.add_job(refresh, "interval", hours=6, id="updates", next_run_time=now)
+        if not self.simulated:
+            self.scheduler.add_job(self._check_updates, "interval", hours=6, id="updates", next_run_time=now)
         self.scheduler.add_job(self.on_worker, "interval", [self.tick], seconds=self.cfg.sample_interval_s,
                                id="tick", coalesce=True, max_instances=1, next_run_time=now)  # fmt: skip
         self.scheduler.add_job(self.on_worker, "cron", [self.retention], hour=3, minute=30, id="retention",

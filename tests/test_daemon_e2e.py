@@ -15,9 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from llmosd.audit import AuditLog, Filters
 from llmosd.ctl import Client
+from llmosd.errors import CollectorError
 from llmosd.store import Store
+from llmosd.telemetry.nvml import Nvml
 from llmosd.telemetry.simulate import fault_times, load_timeline
 
 ROOT = Path(__file__).parent.parent
@@ -123,3 +127,38 @@ def test_snapshot_replays_to_the_daemons_decision(tmp_path: Path) -> None:
     kinds = {(a["kind"], a["target"]) for a in decision["actions"]}
     assert ("gpu.drain", "gpu:2") in kinds and ("notify", "bob") in kinds
     assert not any(k == "gpu.set_power_limit" for k, _ in kinds)  # at 15 s gpu 1 is warm, not yet throttled
+
+
+def test_without_nvml_it_says_so_and_watches_the_host(tmp_path: Path) -> None:
+    try:
+        Nvml().close()
+    except CollectorError:
+        pass  # the case under test
+    else:
+        pytest.skip("this machine has NVML")
+    config = tmp_path / "llmosd.toml"
+    config.write_text(f'socket = "{tmp_path / "s.sock"}"\n')
+    log = tmp_path / "daemon.log"
+    with log.open("w") as err:
+        args = ("run", "--config", str(config), "--state-dir", str(tmp_path / "state"), "--interval", "0.5")
+        p = llmosd(*args, stderr=err)
+    try:
+        wait_for(log, r"admin socket on", 30, lambda: p.poll() is None)
+        time.sleep(1.5)  # a few ticks; the pending-updates check (apt-get -s) is likely still running
+        t_term = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=10)
+        took = time.monotonic() - t_term
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = log.read_text()
+    assert rc == 0 and took < 5.0, (rc, took, text[-3000:])
+    assert "no NVML on this machine: running with host and services only" in text
+    assert "runs on NO NVML" in text and "SIMULAT" not in text
+    store = Store(tmp_path / "state" / "llmosd.db")
+    assert store.count("host_samples") >= 3 and store.count("samples") == 0
+    [(_, first)] = store.decisions()[:1]
+    snap = json.loads(store.db.execute("SELECT json FROM snapshots").fetchone()[0])
+    assert snap["simulated"] is False and snap["gpus"] == [] and first["scenario"] == snap["id"]
