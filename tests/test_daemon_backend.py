@@ -1,0 +1,72 @@
+"""The admin socket's backend over a live (simulated) daemon, in process: actions go through
+the guard and the executors, approvals carry a person's grant, autonomy changes take effect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmosd.config import load_config
+from llmosd.contract import make_action
+from llmosd.daemon import Daemon
+from llmosd.daemon_backend import DaemonBackend
+from llmosd.protocol import AuditQuery, Peer, RequestError
+
+DEMO = Path(__file__).parent.parent / "examples" / "demo-timeline.yaml"
+ALICE = Peer(pid=1, uid=1000, gid=1000, user="alice", role="admin")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    cfg = load_config(None, state_dir=str(tmp_path), simulate=str(DEMO), socket=str(tmp_path / "s.sock"))
+    d = Daemon(cfg)
+    d.on_worker(d.tick)
+    yield d
+    d.close()
+
+
+def test_status_and_lists_come_from_the_last_snapshot(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    s = b.status()
+    assert (s.gpus, s.gpus_drained, s.jobs_running, s.mode) == (4, 0, 2, "autonomous")
+    assert [g.index for g in b.gpus("gpu:3")] == [3]
+    assert [j.id for j in b.jobs("bob")] == ["stuck-7"]
+
+
+def test_an_admin_action_is_judged_executed_and_audited(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    r = b.act(make_action("gpu.drain", "gpu:0"), ALICE, "drain gpu 0")
+    assert r.verdict == "allow" and r.outcome == "ok", r
+    assert 0 in daemon.executors.drained
+    daemon.on_worker(daemon.tick)
+    assert b.status().gpus_drained == 1
+    recs = b.audit(AuditQuery(kind="gpu.drain"))
+    assert {r["record"] for r in recs} >= {"decision", "intent", "outcome"}
+    assert all(r["actor"] == "uid=1000(alice)" for r in recs)
+
+
+def test_supervised_changes_wait_for_approval_then_run_with_the_grant(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    b.set_autonomy("supervised", None, ALICE)
+    r = b.act(make_action("gpu.drain", "gpu:0"), ALICE, "drain gpu 0")
+    assert r.verdict == "approval" and r.approval_id and r.outcome is None
+    assert 0 not in daemon.executors.drained
+    assert [p.id for p in b.status().pending] == [r.approval_id]
+    done = b.approve(r.approval_id, ALICE)
+    assert done.outcome == "ok" and 0 in daemon.executors.drained
+    assert b.status().pending == []
+    with pytest.raises(RequestError) as e:
+        b.approve(r.approval_id, ALICE)
+    assert e.value.code == "not_found"
+
+
+def test_observe_mode_stops_changes(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    b.set_autonomy("observe", None, ALICE)
+    r = b.act(make_action("gpu.drain", "gpu:1"), ALICE, "")
+    assert r.verdict == "deny" and r.outcome is None
+    assert 1 not in daemon.executors.drained
+    with pytest.raises(RequestError):
+        b.submit(None, ALICE)  # type: ignore[arg-type]
