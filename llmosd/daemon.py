@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,6 +38,9 @@ from llmosd.snapshot import Builder, RealGpus, SimulatedGpus, changed, open_gpus
 from llmosd.store import Store
 from llmosd.telemetry.host import HostCollector
 from llmosd.telemetry.services import ServiceCollector
+
+if TYPE_CHECKING:
+    from llmosd.server import Server
 
 log = logging.getLogger("llmosd.daemon")
 STOP_WITHIN = 5.0  # seconds from SIGTERM to exit
@@ -71,7 +74,7 @@ class Daemon:
         self.flags = Flags()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-        self.server: Any = None
+        self.server: Server | None = None
         self.on_worker(self._open)
 
     def on_worker(self, fn: Callable[..., T], *args: Any) -> T:
