@@ -17,8 +17,23 @@ Handler = Callable[[argparse.Namespace], int]
 def _replay(args: argparse.Namespace) -> int:
     from llmosd.engine.decide import replay_files
 
-    for decision in replay_files(args.files, engine=args.engine, policy=args.policy):
+    if args.compare:
+        from llmosd.engine.compare import parse_side, report
+
+        report(args.files, parse_side(args.compare[0]), parse_side(args.compare[1]))
+        return 0
+    for decision in replay_files(args.files, engine=args.engine, policy=args.policy, model=args.model):
         print(json.dumps(decision.wire()), flush=True)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmosd.train.lora import run
+
+    run(Path(args.out) if args.out else None, args.from_audit, args.policy, args.copies,
+        examples=args.examples, seed=args.seed, minutes=args.minutes, holdout=args.holdout)  # fmt: skip
     return 0
 
 
@@ -100,7 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="SCENARIO.json")
     p.add_argument("--engine", choices=["rules", "llm"], default="rules")
     p.add_argument("--policy", default=None, help="policy name or YAML path (default: each scenario's own)")
+    p.add_argument("--model", help="for --engine llm: a local GGUF file or model folder (default: embedded)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                   help="decide with both A and B (ENGINE[:MODEL][@POLICY]) and print where they differ")
     p.set_defaults(handler=_replay)
+
+    p = sub.add_parser("train", help="fine-tune the LLM engine's adapter on generated log tails (minutes)")
+    p.add_argument("--out", help="adapter file to write (default: the packaged one)")
+    p.add_argument("--examples", type=int, help="generated log tails (default 2200)")
+    p.add_argument("--seed", type=int, help="corpus and training seed (default 1)")
+    p.add_argument("--minutes", type=float, help="stop training after this much wall time (default 40)")
+    p.add_argument("--holdout", type=float, help="share of cause templates kept out to measure on")
+    p.add_argument("--from-audit", action="append", default=[], metavar="AUDIT.db",
+                   help="add the approved and refused readings of this audit log (repeatable)")
+    p.add_argument("--policy", help="the policy whose fault classes the audit rationales name")
+    p.add_argument("--copies", type=int, default=5, help="generated contexts per audit reading")
+    p.set_defaults(handler=_train)
 
     p = sub.add_parser("audit", help="show, verify or export the audit log")
     p.add_argument("op", choices=["show", "verify", "export"])

@@ -1,0 +1,231 @@
+"""The LLM engine's text judge: a local causal LM reads log tails (CONTRACT §5, fault classes).
+
+`classify` runs ONE forward pass over a short prompt (prompt.py) and reads,
+at its last token, the logits of each class's label word; their softmax is
+the confidence. The same pass gives the label logits at the end of every log
+line, and the line where the chosen class gained most is quoted as the
+evidence: it is a line of the log, never text the model wrote.
+
+`rank` scores trigger descriptions as continuations of one shared prompt
+(the log), reusing its KV cache for every option, minus each description's
+score after an empty log, so a description is not preferred for being
+common words (pointwise mutual information).
+
+The embedded model carries a LoRA adapter trained by `llmosd train`
+(data/adapter/); another model runs as it is, with the same prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmosd.engine.model import Loaded, load_model, merge_lora
+from llmosd.engine.prompt import TAIL, classify_prompt, keep, label_words, rank_prefix
+from llmosd.engine.textclass import Classified, clip
+from llmosd.errors import ModelError
+from llmosd.policy import Policy
+
+log = logging.getLogger(__name__)
+ADAPTER = Path(__file__).resolve().parent.parent / "data" / "adapter" / "judge_lora.safetensors"
+BUDGET_MS = 2000.0  # a text judgement slower than this is refused, and the rules read the text
+
+
+@dataclass
+class Reading:
+    """What one classifying pass saw and concluded (for tests, benchmarks and `--compare`)."""
+
+    probs: dict[str, float]  # class -> probability, over the classes asked about
+    kept: list[int]  # indexes of the clipped input lines the prompt kept, oldest first
+    line_gain: list[float]  # per kept line: how much it raised the chosen class's log-probability
+    tokens: int
+    ms: float
+
+    @property
+    def best(self) -> str:
+        return max(self.probs, key=lambda c: self.probs[c])
+
+
+class LlmJudge:
+    """A `TextJudge` over a loaded causal LM (adapter already merged)."""
+
+    name = "llm"
+
+    def __init__(self, loaded: Loaded, budget_ms: float | None = BUDGET_MS, adapter: str = ""):
+        self.lm, self.tok = loaded.model, loaded.tok
+        self.model_name = loaded.name + (f"+{adapter}" if adapter else "")
+        self.budget_ms = budget_ms
+        self.loaded = loaded
+        self._lock = threading.Lock()  # one forward pass at a time on this model
+        self._label_ids: dict[tuple[str, ...], list[int]] = {}
+        self._prior: dict[str, float] = {}  # option -> its score after an empty log
+        self.last_ms = 0.0
+
+    # ------------------------------------------------------------ helpers
+
+    def _count(self, text: str) -> int:
+        return len(self.tok.encode(text, add_special_tokens=False))
+
+    def _encode(self, text: str) -> Any:
+        import torch
+
+        ids = self.tok.encode(text)  # the tokenizer's own special tokens (a BOS where the model wants one)
+        return torch.tensor([ids], device=self.loaded.device)
+
+    def label_ids(self, classes: Sequence[str]) -> list[int]:
+        key = tuple(classes)
+        if key not in self._label_ids:
+            self._label_ids[key] = label_token_ids(self.tok, classes, self.model_name)
+        return self._label_ids[key]
+
+    def _hidden(self, ids: Any) -> Any:
+        return self.lm.get_decoder()(input_ids=ids).last_hidden_state[0]
+
+    # ------------------------------------------------------------ classify
+
+    def read(self, lines: list[str], classes: Sequence[str], context: str) -> Reading:
+        import torch
+
+        start = time.perf_counter()
+        clipped = clip(lines)
+        tidied = keep(clipped, self._count)
+        text, head = classify_prompt([t for _, t in tidied], context, classes)
+        label_ids = self.label_ids(classes)
+        enc = self.tok(text, return_offsets_mapping=True)
+        ids = torch.tensor([enc["input_ids"]], device=self.loaded.device)
+        # Token index of each kept line's end (its newline), and of the head's end.
+        ends, pos = [], len(head) - 1
+        for _, t in tidied:
+            pos += len(t) + 1
+            ends.append(pos)
+        offsets = enc["offset_mapping"]
+        at = [max((k for k, (a, _) in enumerate(offsets) if a <= e), default=0)
+              for e in [len(head) - 1, *ends]]  # fmt: skip
+        with self._lock, torch.inference_mode():
+            h = self._hidden(ids)
+            w = self.lm.get_output_embeddings().weight[label_ids]
+            logits = (h[[*at, len(offsets) - 1]] @ w.T).float()
+        logp = torch.log_softmax(logits, dim=-1)
+        probs = logp[-1].exp().tolist()
+        best = max(range(len(classes)), key=lambda i: probs[i])
+        curve = logp[:-1, best].tolist()  # after the head, then after each kept line
+        gain = [curve[i + 1] - curve[i] for i in range(len(tidied))]
+        ms = (time.perf_counter() - start) * 1000
+        return Reading(dict(zip(classes, probs, strict=True)), [i for i, _ in tidied], gain, len(offsets), ms)
+
+    def classify(self, lines: list[str], policy: Policy, context: str) -> Classified:
+        classes = list(policy.fault_classes)
+        r = self.read(lines, classes, context)
+        self.last_ms = r.ms
+        if self.budget_ms is not None and r.ms > self.budget_ms:
+            raise ModelError(f"the text judgement took {r.ms:.0f} ms, over its {self.budget_ms:.0f} ms")
+        best = r.best
+        clipped = clip(lines)
+        if best == "unknown" or not r.kept:
+            evidence = clipped[r.kept[-1]] if r.kept else ""
+        else:
+            evidence = clipped[r.kept[max(range(len(r.kept)), key=lambda i: r.line_gain[i])]]
+        return Classified(best, r.probs[best], evidence.strip())
+
+    # ------------------------------------------------------------ rank
+
+    def _continuations(self, prefix: str, options: Sequence[str]) -> list[float]:
+        """Sum of log-probabilities of each option's tokens after `prefix`, one prefix pass for all."""
+        import torch
+
+        ids = self._encode(prefix)
+        n = ids.shape[1]
+        out = []
+        with self._lock, torch.inference_mode():
+            first = self.lm(input_ids=ids, use_cache=True)
+            cache, last = first.past_key_values, torch.log_softmax(first.logits[0, -1].float(), -1)
+            for option in options:
+                opt = self.tok.encode(" " + option.strip(), add_special_tokens=False)
+                score = float(last[opt[0]])
+                if len(opt) > 1:
+                    more = torch.tensor([opt[:-1]], device=ids.device)
+                    step = self.lm(input_ids=more, past_key_values=cache, use_cache=True)
+                    lp = torch.log_softmax(step.logits[0].float(), -1)
+                    score += float(lp[torch.arange(len(opt) - 1), torch.tensor(opt[1:])].sum())
+                    cache.crop(n)  # back to the shared prefix for the next option
+                out.append(score)
+        return out
+
+    def rank(self, lines: list[str], options: list[str]) -> list[float]:
+        if len(options) < 2:
+            return [0.0] * len(options)
+        kept = [t for _, t in keep(clip(lines), self._count)]
+        missing = [o for o in options if o not in self._prior]
+        if missing:
+            self._prior.update(zip(missing, self._continuations(rank_prefix([]), missing), strict=True))
+        given = self._continuations(rank_prefix(kept), options)
+        return [g - self._prior[o] for g, o in zip(given, options, strict=True)]
+
+
+def label_token_ids(tok: Any, classes: Sequence[str], model_name: str = "the model") -> list[int]:
+    """The first token of each class's label word, as it follows the prompt's last line.
+
+    Tokenizers differ in how they join a word to what precedes it, so the
+    token is read off the whole tail, not off the word alone."""
+    end = TAIL.rsplit("\n", 1)[-1].format(labels=", ".join(label_words(classes)))
+    base = tok.encode(end, add_special_tokens=False)
+    ids = []
+    for word in label_words(classes):
+        full = tok.encode(end + " " + word, add_special_tokens=False)
+        i = next((k for k, (a, b) in enumerate(zip(base, full, strict=False)) if a != b), len(base))
+        ids.append(full[min(i, len(full) - 1)])
+    if len(set(ids)) != len(ids):
+        raise ModelError(f"{model_name}: the label words {label_words(classes)} do not start with "
+                         "distinct tokens for its tokenizer")  # fmt: skip
+    return ids
+
+
+def load_judge(
+    model: str | None = None,
+    device: str = "cpu",
+    adapter: str | None = "default",
+    budget_ms: float | None = BUDGET_MS,
+) -> LlmJudge:
+    """Load the model (None: the embedded one) and its adapter.
+
+    `adapter`: "default" merges the committed adapter when it was trained for
+    this model (and insists on it for the embedded model, which is near chance
+    without it); None runs the model as it is; a path merges that adapter.
+    Raises ModelError when the model or a needed adapter is missing or corrupt.
+    """
+    loaded = load_model(model, device=device)
+    path = ADAPTER if adapter == "default" else Path(adapter) if adapter else None
+    used = ""
+    if path is not None and not path.is_file():
+        if adapter != "default" or model is None:
+            raise ModelError(f"{path}: the adapter is missing; train it with `llmosd train`")
+        path = None  # another model: its own reading, no adapter
+    if path is not None:
+        meta = _adapter_meta(path)
+        if adapter == "default" and meta.get("base_sha") != loaded.sha:
+            if model is None:
+                raise ModelError(f"{path}: the adapter was trained for another model than the embedded one")
+            log.info("the default adapter is for another model; %s runs without it", loaded.name)
+        else:
+            merge_lora(loaded.model, path)
+            used = path.stem
+    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used)
+
+
+def _adapter_meta(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ModelError(f"{path}: cannot read the adapter: {type(e).__name__}: {e}") from None
+    if "labels" in meta and json.loads(meta["labels"]) != label_words(json.loads(meta.get("classes", "[]"))):
+        raise ModelError(f"{path}: the adapter was trained on other label words than this version's")
+    return meta

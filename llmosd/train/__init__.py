@@ -1,0 +1,1 @@
+"""Training material for the LLM engine: the log-tail corpus generator and the LoRA trainer."""

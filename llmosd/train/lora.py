@@ -1,0 +1,260 @@
+"""Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails.
+
+    llmosd train [--examples 3600] [--seed 1] [--minutes 30] [--from-audit AUDIT.db ...]
+
+The prompts are exactly the judge's (engine/prompt.py). The loss is the
+cross-entropy of the class label words at the prompt's last token (what
+`classify` reads), plus a lighter one at the end of every log line: there the
+target is the class once the cause line has been read and `unknown` before,
+which teaches the per-line readout that picks the evidence line.
+
+Only layers from `split` up carry an adapter, so the lower layers' output for
+every prompt is computed once, without gradients, and each epoch runs the
+upper layers alone. A share of every class's cause templates can be held out
+(`--holdout`) to measure accuracy on wordings the adapter never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmosd.engine.llm import ADAPTER, label_token_ids
+from llmosd.engine.model import load_model
+from llmosd.engine.prompt import HEAD, TAIL, classify_prompt, keep, label_words
+from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
+
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class Item:
+    ids: list[int]
+    label: int
+    ends: list[int]  # token index of each kept line's end
+    cause: int  # position of the cause line among the kept lines; len(ends) when none is kept
+    negative: bool = False  # a reading a person refused: lower the label's probability
+
+
+def encode(tok: Any, ex: Example, negative: bool = False) -> Item:
+    count = lambda s: len(tok.encode(s, add_special_tokens=False))  # noqa: E731
+    kept = keep(ex.lines, count)
+    text, head = classify_prompt([t for _, t in kept], ex.context, CLASSES)
+    enc = tok(text, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    ends, pos = [], len(head) - 1
+    for _, t in kept:
+        pos += len(t) + 1
+        ends.append(max(k for k, (a, _) in enumerate(offsets) if a <= pos))
+    cause = next((k for k, (i, _) in enumerate(kept) if i == ex.cause), len(kept))
+    # A cause older than the lines the prompt keeps is not there to read: the text explains nothing.
+    label = ex.label if cause < len(kept) else "unknown"
+    return Item(enc["input_ids"], CLASSES.index(label), ends, cause, negative)
+
+
+def _batches(items: list[Item], size: int, pad: int) -> list[dict[str, Any]]:
+    """Batches of similar length, right-padded, with the targets of both losses."""
+    import torch
+
+    order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
+    out = []
+    unknown = CLASSES.index("unknown")
+    for s in range(0, len(order), size):
+        chunk = [items[i] for i in order[s : s + size]]
+        width = max(len(it.ids) for it in chunk)
+        rows, cols, targets = [], [], []
+        for b, it in enumerate(chunk):
+            for k, e in enumerate(it.ends):
+                rows.append(b)
+                cols.append(e)
+                targets.append(it.label if k >= it.cause else unknown)
+        out.append({
+            "ids": torch.tensor([it.ids + [pad] * (width - len(it.ids)) for it in chunk]),
+            "mask": torch.tensor([[1] * len(it.ids) + [0] * (width - len(it.ids)) for it in chunk]),
+            "last": torch.tensor([len(it.ids) - 1 for it in chunk]),
+            "y": torch.tensor([it.label for it in chunk]),
+            "line_at": (torch.tensor(rows), torch.tensor(cols)),
+            "line_y": torch.tensor(targets),
+            "negative": torch.tensor([it.negative for it in chunk]),
+        })  # fmt: skip
+    return out
+
+
+class Trainer:
+    def __init__(self, split: int, r: int, alpha: int, seed: int):
+        import torch
+
+        torch.manual_seed(seed)
+        self.loaded = load_model()
+        self.tok, self.model = self.loaded.tok, self.loaded.model
+        self.split, self.r, self.alpha = split, r, alpha
+        self.inner = self.model.get_decoder()
+        self.layers, self.norm = self.inner.layers, self.inner.norm
+        pad = self.tok.pad_token_id
+        self.pad = pad if pad is not None else 0
+        ids = label_token_ids(self.tok, CLASSES)
+        self.label_w = self.model.get_output_embeddings().weight[ids].detach().clone()
+
+    def prepare(self, examples: list[tuple[Example, bool]], size: int) -> list[dict[str, Any]]:
+        """Encode (example, negative) pairs, batch them, and run the frozen lower layers once."""
+        import torch
+
+        batches = _batches([encode(self.tok, e, neg) for e, neg in examples], size, self.pad)
+        self.inner.layers, self.inner.norm = self.layers[: self.split], torch.nn.Identity()
+        try:
+            with torch.inference_mode():
+                for b in batches:
+                    h = self.inner(input_ids=b["ids"], attention_mask=b["mask"]).last_hidden_state
+                    b["low"] = h.to(torch.float16)
+        finally:
+            self.inner.layers, self.inner.norm = self.layers, self.norm
+        return batches
+
+    def attach(self) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        n = len(self.layers)
+        cfg = LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=0.05, target_modules=TARGETS,
+                         layers_to_transform=list(range(self.split, n)))  # fmt: skip
+        self.peft = get_peft_model(self.model, cfg)
+        self.upper = self.peft.get_decoder()
+
+    def logits(self, b: dict[str, Any]) -> tuple[Any, Any]:
+        """Label logits at each prompt's last token, and at every line end."""
+        import torch
+
+        self.upper.layers = self.layers[self.split :]
+        try:
+            top = self.upper(inputs_embeds=b["low"].float(), attention_mask=b["mask"]).last_hidden_state
+        finally:
+            self.upper.layers = self.layers
+        final = top[torch.arange(len(b["last"])), b["last"]] @ self.label_w.T
+        lines = top[b["line_at"]] @ self.label_w.T
+        return final, lines
+
+    def evaluate(self, batches: list[dict[str, Any]]) -> float:
+        """Class accuracy on `batches`."""
+        import torch
+
+        self.peft.eval()
+        hits = total = 0
+        with torch.inference_mode():
+            for b in batches:
+                final, _ = self.logits(b)
+                hits += int((final.argmax(-1) == b["y"]).sum())
+                total += len(b["y"])
+        self.peft.train()
+        return hits / max(1, total)
+
+    def fit(self, train_b: list, dev_b: list, *, lr: float, epochs: int, aux: float, deadline: float,
+            rng: random.Random) -> int:  # fmt: skip
+        import torch
+
+        params = [p for p in self.peft.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+        total = epochs * len(train_b)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.1)
+        self.peft.train()
+        step = 0
+        for epoch in range(epochs):
+            loss_sum = 0.0
+            for k in rng.sample(range(len(train_b)), len(train_b)):
+                b = train_b[k]
+                final, lines = self.logits(b)
+                logp = torch.log_softmax(final, -1).gather(1, b["y"][:, None])[:, 0]
+                # Approved and generated readings: -log p(label); refused ones: -log(1 - p(label)).
+                refused = -torch.log1p(-logp.exp().clamp(max=1 - 1e-6))
+                loss = torch.where(b["negative"], refused, -logp).mean()
+                if aux:
+                    ok = ~b["negative"][b["line_at"][0]]  # refused readings teach nothing about lines
+                    if ok.any():
+                        loss = loss + aux * torch.nn.functional.cross_entropy(lines[ok], b["line_y"][ok])
+                loss.backward()
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                loss_sum, step = loss_sum + float(loss.detach()), step + 1
+                if time.monotonic() > deadline:
+                    break
+            acc = self.evaluate(dev_b) if dev_b else float("nan")
+            print(f"epoch {epoch + 1}: loss {loss_sum / len(train_b):.4f}, dev accuracy {acc:.3f}, "
+                  f"step {step}/{total}", flush=True)  # fmt: skip
+            if time.monotonic() > deadline:
+                print("time budget reached", flush=True)
+                break
+        return step
+
+    def save(self, out: Path, meta: dict[str, str]) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {}
+        for name, mod in self.peft.named_modules():
+            if hasattr(mod, "lora_A") and "default" in mod.lora_A:
+                key = name.removeprefix("base_model.model.")
+                tensors[key + ".lora_A"] = mod.lora_A["default"].weight.detach().half().contiguous()
+                tensors[key + ".lora_B"] = mod.lora_B["default"].weight.detach().half().contiguous()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(out), metadata=meta)
+
+
+def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r: int, alpha: int, lr: float,
+          batch: int, epochs: int, aux: float, compose: float, minutes: float,
+          extra: list[tuple[Example, bool]] | None = None) -> dict[str, str]:  # fmt: skip
+    """Generate the corpus, train, and write the adapter to `out`; returns its metadata.
+
+    `extra`: operator feedback as (example, approved) pairs (feedback.py)."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    if holdout > 0:
+        pool, held = split_templates(holdout, seed)
+        dev = generate(180, seed + 1, held)
+    else:
+        pool, dev = templates(), generate(180, seed + 1)
+    corpus = [(e, False) for e in generate(examples, seed, pool, compose)]
+    corpus += [(e, not approved) for e, approved in extra or []]
+    t = Trainer(split, r, alpha, seed)
+    train_b, dev_b = t.prepare(corpus, batch), t.prepare([(e, False) for e in dev], 60)
+    print(f"{len(corpus)} examples ({len(extra or [])} from feedback), {len(dev)} dev "
+          f"({'held-out templates' if holdout else 'same templates'}); "
+          f"lower {split} layers in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+    t.attach()
+    steps = t.fit(train_b, dev_b, lr=lr, epochs=epochs, aux=aux, deadline=started + minutes * 60, rng=rng)
+    acc = t.evaluate(dev_b)
+    meta = {
+        "r": str(r), "alpha": str(alpha), "split": str(split), "base_sha": t.loaded.sha,
+        "base": t.loaded.name, "classes": json.dumps(CLASSES), "labels": json.dumps(label_words(CLASSES)),
+        "prompt": HEAD + "…" + TAIL, "seed": str(seed), "examples": str(len(corpus)), "steps": str(steps),
+        "holdout": str(holdout), "compose": str(compose), "dev_accuracy": f"{acc:.4f}",
+        "minutes": f"{(time.monotonic() - started) / 60:.1f}",
+    }  # fmt: skip
+    t.save(out, meta)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); dev accuracy {acc:.3f}; "
+          f"{(time.monotonic() - started) / 60:.1f} min in all", flush=True)  # fmt: skip
+    return meta
+
+
+DEFAULTS = {"examples": 2200, "seed": 1, "holdout": 0.0, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
+            "batch": 24, "epochs": 2, "aux": 0.3, "compose": 0.3, "minutes": 40.0}  # fmt: skip
+
+
+def run(
+    out: Path | None, from_audit: list[str], policy: str | None, copies: int, **hyper: Any
+) -> dict[str, str]:
+    """`llmosd train`: operator feedback from audit logs (if any), then `train` with DEFAULTS overridden."""
+    from llmosd.policy import load_policy
+    from llmosd.train.feedback import feedback_examples, read_feedback
+
+    settings = {**DEFAULTS, **{k: v for k, v in hyper.items() if v is not None}}
+    extra: list[tuple[Example, bool]] = []
+    if from_audit:
+        pol = load_policy(policy or "default")
+        items = [f for db in from_audit for f in read_feedback(Path(db), pol)]
+        extra = feedback_examples(items, copies, int(settings["seed"]))
+        kept = sum(f.approved for f in items)
+        print(f"audit feedback: {kept} approved and {len(items) - kept} refused readings, "
+              f"{len(extra)} examples", flush=True)  # fmt: skip
+    return train(out or ADAPTER, extra=extra, **settings)
