@@ -90,7 +90,9 @@ def _convert(gguf: Path, dest: Path) -> None:
 
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
     except Exception as e:  # the GGUF reader raises many kinds of errors on a bad file
         raise ModelError(f"{gguf}: cannot read the GGUF model: {type(e).__name__}: {e}") from None
     # save_pretrained refuses a model that still says it is quantized; it is not any more.
@@ -202,5 +204,5 @@ def merge_lora(model: Any, path: Path) -> dict[str, str]:
             if delta.shape != target.weight.shape:
                 raise ModelError(f"{path}: {key} is {tuple(delta.shape)}, the model's is "
                                  f"{tuple(target.weight.shape)}")  # fmt: skip
-            target.weight += delta.to(target.weight.dtype, target.weight.device)
+            target.weight += delta.to(device=target.weight.device, dtype=target.weight.dtype)
     return meta
