@@ -55,6 +55,12 @@ dyld[{pid}]: Library not loaded: @rpath/{lib}
 /usr/bin/env: 'python3.12': No such file or directory
 error: package `{mod} v{ver}` cannot be built because it requires rustc 1.80 or newer
 Traceback shows the wheel for {mod} {ver} was built for a newer CUDA: {lib} is missing from this host
+py ImportError: cannot import name 'soft_unicode' from 'markupsafe' (/opt/venv/lib/python3.11/site-packages/markupsafe/__init__.py)
+ERROR: pip's dependency resolver does not currently take into account all the packages that are installed. ⏎ »{mod} {ver} requires {mod}<2.0, but you have {mod} {ver} which is incompatible.
+/usr/bin/python3: No module named {mod}
+py RuntimeError: Failed to import transformers.models.{mod} because of the following error (look up to see its traceback): No module named '{mod}'
+Exception in thread "main" java.lang.UnsatisfiedLinkError: no {mod} in java.library.path
+sh: 1: ./server: not found
 """
 
 JOB_BUG = """
@@ -126,6 +132,18 @@ terminate called after throwing an instance of 'std::out_of_range' ⏎   what():
 Erlang: ** exception error: no match of right hand side value {error,badarg}
 ZeroDivisionError: float division by zero
 torch._dynamo.exc.Unsupported: call_function UserDefinedObjectVariable({cls}) [] {}
+py RuntimeError: Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed).
+py RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation
+py RuntimeError: CUDA error: misaligned address
+py ValueError: operands could not be broadcast together with shapes ({n},{n}) ({n},)
+py KeyError: "['{var}'] not in index"
+  File "{dir}/{func}.py", line {line} ⏎     if {var} = None: ⏎ »SyntaxError: invalid syntax
+py IndentationError: unexpected indent
+py UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b in position 1: invalid start byte
+panic: runtime error: slice bounds out of range [:{n}] with capacity {n}
+fatal error: all goroutines are asleep - deadlock!
+==1234==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010
+py RuntimeError: CUDA error: an illegal instruction was encountered
 """
 
 HARDWARE = """
@@ -178,6 +196,12 @@ kernel: sd 0:0:0:0: [sda] tag#{n} FAILED Result: hostbyte=DID_OK driverbyte=DRIV
 ipmitool: Fan 3 | 0 RPM | Lower Critical going low, fan failed
 nvidia-smi: Unable to determine the device handle for GPU {pci}: GPU requires reset
 DCGM health: GPU {gpu} has {n} pending retired pages and a failed row remap; the device is unhealthy
+py RuntimeError: CUDA error: uncorrectable NVLink error detected during the execution
+CUDA_ERROR_HARDWARE_STACK_ERROR: hardware stack error on device {gpu}
+megaraid_sas {pci}: FW in FAULT state, Fault code:0x10000 subcode:0x0
+smartctl: SMART overall-health self-assessment test result: FAILED! Drive failure expected in less than 24 hours.
+GPU-{hex}: ECC error count exceeds the threshold; GPU reset required
+kernel: RAS: Corrected memory errors on DIMM A3 exceeded the threshold, the module is failing
 """
 
 # Lines that end a failed run without saying why: with only these (and ordinary

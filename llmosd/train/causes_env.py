@@ -101,6 +101,18 @@ google.api_core.exceptions.ServiceUnavailable: 503 The service is currently unav
 azure.core.exceptions.ServiceRequestError: <urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to establish a new connection: [Errno -2] Name or service not known
 ldap_bind: Can't contact LDAP server (-1)
 WARN  [{unit}] retry budget exhausted talking to {host}: the backend kept answering 503
+ERROR: Could not install packages due to an OSError: HTTPSConnectionPool(host='files.pythonhosted.org', port=443): Read timed out.
+W: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/jammy/InRelease  Temporary failure resolving 'archive.ubuntu.com'
+Error response from daemon: Get "https://registry-1.docker.io/v2/": net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)
+fatal: the remote end hung up unexpectedly
+py aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected
+py httpcore.ReadTimeout: timed out
+websocket: close 1006 (abnormal closure): unexpected EOF
+py torch.distributed.elastic.rendezvous.api.RendezvousTimeoutError
+E0312 leaderelection.go:{line}] error retrieving resource lock kube-system/{unit}: context deadline exceeded ⏎ »leaderelection lost
+504 Gateway Time-out from {host} after {sec}s
+py ConnectionAbortedError: [Errno 103] Software caused connection abort
+the scheduler preempted this job to make room for a higher priority allocation (signal {sig})
 """
 
 OOM = """
@@ -165,6 +177,13 @@ XlaRuntimeError: RESOURCE_EXHAUSTED: Attempting to reserve {size} at the bottom 
 Last state: Terminated  Reason: OOMKilled  Exit Code: 137
 {prog}: page allocation failure: order:4, mode:0x40cc0(GFP_KERNEL|__GFP_COMP), nodemask=(null)
 Fatal glibc error: malloc.c:{line} (sysmalloc): assertion failed: not enough memory to extend the heap
+py RuntimeError: HIP out of memory. Tried to allocate {size} (GPU {gpu}; 63.98 GiB total capacity)
+py RuntimeError: MPS backend out of memory (MPS allocated: {size}, other allocations: {size}, max allowed: {size})
+py RuntimeError: cuDNN error: CUDNN_STATUS_ALLOC_FAILED
+bash: fork: Cannot allocate memory
+java.lang.OutOfMemoryError: unable to create native thread: possibly out of memory or process/resource limits reached
+ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).
+Not enough GPU memory to load the model: {size} needed, {size} available
 """
 
 BAD_CONFIG = """
@@ -228,6 +247,15 @@ error: Found argument '--{key}' which wasn't expected, or isn't valid in this co
 ValueError: Unknown quantization method: {bad}. Must be one of ['awq', 'gptq', 'fp8'].
 The value of {key} in the Helm values is of the wrong type: expected int, got string "{bad}"
 loading the settings failed: {key}: cannot unmarshal string into Go struct field Config.{key} of type int
+Error: Invalid value for '--port': '{bad}' is not a valid integer.
+{prog}: error: argument --lr: invalid float value: '{bad}'
+py django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.
+nginx: [emerg] no "events" section in configuration
+{unit}.service: Invalid environment assignment, ignoring: {key}
+yaml: line {line}: did not find expected key
+Caddyfile:{line} - Error during parsing: Unknown directive '{key}'
+SyntaxError: Unexpected token } in JSON at position {big} (reading {dir}/app.json)
+refusing to start: tls.cert_file is set but tls.key_file is empty
 """
 
 PERMISSION = """
@@ -289,6 +317,14 @@ setfacl: {dir}: Operation not permitted
 ERROR: could not open file "{dir}/pg_hba.conf" for reading: Permission denied
 nvidia-container-cli: initialization error: open failed: {dev}: permission denied
 [ERROR] Unable to create pid file {dir}/app.pid: access denied
+ls: cannot open directory '{dir}': Permission denied
+rsync: [receiver] mkstemp "{dir}/.{file}.XXXXXX" failed: Permission denied (13)
+error: insufficient permission for adding an object to repository database .git/objects
+Could not access KVM kernel module: Permission denied ⏎ »failed to initialize kvm: Permission denied
+ORA-01031: insufficient privileges
+ERROR:  permission denied for schema public
+py sqlite3.OperationalError: attempt to write a readonly database
+401 Unauthorized: the token for {user} was rejected by {host}
 """
 
 PORT_IN_USE = """
@@ -334,4 +370,9 @@ ERR! listen EADDRINUSE: address already in use 127.0.0.1:{port}
 java.io.IOException: Failed to bind to /0.0.0.0:{port} ⏎ »Caused by: java.net.BindException: Address already in use
 zookeeper: Unable to bind to port {port}: java.net.BindException: Address in use
 Starting ssh-agent failed: bind(): Address already in use
+error: Bind to port 22 on 0.0.0.0 failed: Address already in use.
+Port {port} is in use by another program. Either identify and stop that program, or start the server with a different port.
+Something is already running on port {port}.
+py OSError: [Errno 48] Address already in use
+err="listen tcp 0.0.0.0:{port}: bind: address already in use"
 """

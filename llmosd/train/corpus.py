@@ -137,8 +137,13 @@ def example(
     a phrase and a frame (with probability `compose`), or drawn from the templates in `pool`."""
     fixed = {k: pick(k, r) for k in ("unit", "node", "prog", "pid")}
     out_bank = noise.SERVICE_OUTPUT if context == "service" else noise.JOB_OUTPUT
-    before = [fill(t, r, fixed) for t in r.sample(_lines(out_bank), r.randint(0, 2))]
+    # Two in five tails are short (the cause and at most one more line): they teach wordings
+    # at a third of the cost; the long ones teach finding the cause among other lines.
+    short = r.random() < 0.4
+    before = [fill(t, r, fixed) for t in r.sample(_lines(out_bank), 0 if short else r.randint(0, 2))]
     before += [fill(t, r, fixed) for t in r.sample(_lines(noise.DISTRACTORS), r.choice([0, 0, 1, 1, 2]))]
+    if short:
+        before = before[:1] if r.random() < 0.5 else []
     r.shuffle(before)
     template = ""
     if given:
@@ -151,7 +156,8 @@ def example(
         template = r.choice(pool[label])
         cause_lines, idx = _cause(template, r, fixed)
     trailer_bank = noise.SERVICE_TRAILER if context == "service" else noise.JOB_TRAILER
-    after = [fill(t, r, fixed) for t in r.sample(_lines(trailer_bank), r.choice([0, 1, 1, 2, 2]))]
+    n_after = (0 if before else 1) if short else r.choice([0, 1, 1, 2, 2])
+    after = [fill(t, r, fixed) for t in r.sample(_lines(trailer_bank), n_after)]
     if label == "unknown" and not given:
         ends = r.sample(_lines(causes_code.UNEXPLAINED), r.randint(1, 2))
         after = [fill(t, r, fixed) for t in ends] + after
