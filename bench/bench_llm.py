@@ -1,0 +1,124 @@
+"""LLM engine speed: model load (cold GGUF, cached), peak RSS, and per-call latency.
+
+    python bench/bench_llm.py [--calls 100] [--threads 2] [--skip-cold]
+
+Loads run in child processes (a fresh interpreter each, as the daemon
+starts): "cold" converts the GGUF into an empty cache dir, "cached" reads the
+converted safetensors; each child reports its own wall time and peak RSS.
+Then, in this process: the text judgement (`classify`) on generated log tails
+(a fixed seed, never the held-out test set), `rank` with two options, and a
+whole decision (`decide`) on every scenario file, each as p50/p95 against
+the rules engine (RegexJudge) on the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+t = time.perf_counter()
+from llmosd.engine.llm import load_judge
+from llmosd.engine.model import load_model
+loaded = load_model(cache=__import__("pathlib").Path(sys.argv[1]) if sys.argv[1] != "-" else None)
+judge_s = time.perf_counter() - t
+print(json.dumps({"seconds": judge_s, "in_loader": loaded.seconds, "converted": loaded.converted,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.json")) + sorted(
+    (ROOT.parent / "shared" / "scenarios" / "dev").glob("*.json")
+)
+
+
+def child_load(cache: str) -> dict[str, float]:
+    p = subprocess.run([sys.executable, "-c", CHILD, cache], capture_output=True, text=True, cwd=ROOT)
+    if p.returncode:
+        sys.exit(f"load failed: {p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def line(name: str, ms: list[float], base: list[float] | None = None) -> str:
+    out = f"{name:<28} p50 {pct(ms, 0.5):8.1f} ms   p95 {pct(ms, 0.95):8.1f} ms"
+    if base:
+        out += f"   (rules p50 {pct(base, 0.5):.2f} ms; x{pct(ms, 0.5) / max(pct(base, 0.5), 1e-6):.0f})"
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-cold", action="store_true", help="skip the ~20-60 s GGUF conversion")
+    a = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(a.threads)
+    print(f"torch threads: {torch.get_num_threads()}")
+    if not a.skip_cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            cold = child_load(tmp)
+        rss = cold["peak_rss_mib"]
+        print(f"load, cold GGUF (converts):  {cold['seconds']:.1f} s, peak RSS {rss:.0f} MiB")
+    child_load("-")  # make sure the user's cache holds the conversion
+    warm = child_load("-")
+    print(f"load, cached safetensors:    {warm['seconds']:.1f} s, peak RSS {warm['peak_rss_mib']:.0f} MiB "
+          f"(model {warm['in_loader']:.1f} s)")  # fmt: skip
+
+    from llmosd.contract import load_snapshot
+    from llmosd.engine.decide import decide
+    from llmosd.engine.llm import load_judge
+    from llmosd.engine.textclass import RegexJudge
+    from llmosd.policy import load_policy
+    from llmosd.train.corpus import generate
+
+    t = time.perf_counter()
+    judge = load_judge(budget_ms=None)
+    print(f"load_judge in this process: {time.perf_counter() - t:.1f} s (model + adapter merge)")
+    policy, rules = load_policy("default"), RegexJudge()
+    logs = generate(a.calls, seed=12345)
+    judge.classify(logs[0].lines, policy, logs[0].context)  # first call pays one-off allocations
+
+    def timed(fn, items) -> list[float]:  # type: ignore[no-untyped-def]
+        out = []
+        for it in items:
+            t0 = time.perf_counter()
+            fn(it)
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    llm_c = timed(lambda e: judge.classify(e.lines, policy, e.context), logs)
+    rx_c = timed(lambda e: rules.classify(e.lines, policy, e.context), logs)
+    tokens = [judge.read(e.lines, list(policy.fault_classes), e.context).tokens for e in logs[:20]]
+    print(line("text judgement (classify)", llm_c, rx_c) + f"   prompt ~{statistics.mean(tokens):.0f} tokens")
+    opts = ["a passing fault that a fresh start fixes",
+            "the new release is broken and the previous one worked"]  # fmt: skip
+    ranked = timed(lambda e: judge.rank(e.lines, opts), logs[: a.calls // 2])
+    print(line("tie ranking (rank, 2 opts)", ranked))
+    snaps = [load_snapshot(p) for p in SCENARIOS]
+    pols = {s.policy: load_policy(s.policy) for s in snaps}
+    llm_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), snaps * 2)
+    rx_d = timed(lambda s: decide(s, pols[s.policy]), snaps * 2)
+    print(line(f"whole decision ({len(snaps)} scen.)", llm_d, rx_d))
+    reading = [s for s in snaps if any(x.state == "failed" for x in [*s.services, *s.jobs])]
+    read_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), reading * 3)
+    print(line(f"decision reading text ({len(reading)})", read_d))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
