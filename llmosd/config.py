@@ -42,7 +42,7 @@ class Config(_Strict):
     sample_interval_s: float = Field(default=2.0, gt=0)
     decide_every_min: float = Field(default=5.0, gt=0)  # decide at least this often even if nothing changed
     policy: str = "default"  # a shipped policy name or a YAML path
-    engine: Literal["rules", "llm"] = "rules"
+    engine: Literal["rules", "llm"] = "llm"  # the rules decide when the model cannot load
     model: str | None = None
     device: str = "cpu"
     units: list[str] = Field(default_factory=list)  # systemd units to watch

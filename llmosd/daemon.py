@@ -243,13 +243,18 @@ class Daemon:
 
     def _serve(self) -> None:
         from llmosd.daemon_backend import DaemonBackend
+        from llmosd.nl_model import Parser, Summariser
         from llmosd.server import Server, group_roles
 
         path = self.cfg.socket_path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             roles = group_roles(self.cfg.admin_group, self.cfg.viewer_group)
-            self.server = Server(path, DaemonBackend(self), roles=roles).start()
+            # The NL adapter is trained for the embedded model; a configured model still summarises.
+            parse = Parser() if self.cfg.model is None else None
+            summarise = Summariser(self.cfg.model)
+            self.server = Server(path, DaemonBackend(self), parse=parse, summarise=summarise, roles=roles)
+            self.server.start()
         except (OSError, LlmosdError) as e:  # the daemon still does its work; admins lose the socket
             log.error("admin socket %s not available: %s", path, e)
             self.server = None

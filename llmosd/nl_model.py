@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from llmosd.contract import Command
 from llmosd.engine.model import load_model, merge_lora
 from llmosd.errors import ModelError
-from llmosd.nl import LABELS
+from llmosd.nl import LABELS, parse
 from llmosd.protocol import Explanation
 
 PROMPT = "Request: {text}\nCategory:"
@@ -121,3 +123,19 @@ class Summariser:
             if self._loaded is None:
                 self._loaded = load_model(self.model)
             return summarise(self._loaded.model, self._loaded.tok, ex)
+
+
+class Parser:
+    """`Server(parse=...)`: plain-language commands, the labeler loaded on the first request only,
+    so a daemon nobody talks to never holds a second copy of the model."""
+
+    def __init__(self, model: str | None = None):
+        self.model = model
+        self._labeler: LabelModel | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str, now: datetime | None) -> Command:
+        with self._lock:
+            if self._labeler is None:
+                self._labeler = load_labeler(model=self.model)
+        return parse(text, now, self._labeler)

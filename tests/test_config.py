@@ -12,7 +12,7 @@ from llmosd.errors import ConfigError
 
 def test_a_missing_default_file_means_defaults(tmp_path: Path) -> None:
     cfg = load_config(None, state_dir=str(tmp_path))
-    assert cfg.sample_interval_s == 2.0 and cfg.decide_every_min == 5 and cfg.engine == "rules"
+    assert cfg.sample_interval_s == 2.0 and cfg.decide_every_min == 5 and cfg.engine == "llm"
     r = cfg.retention
     assert (r.raw_hours, r.minute_days, r.tenmin_days) == (24, 7, 90)
     assert cfg.state_dir == tmp_path and cfg.simulate is None
