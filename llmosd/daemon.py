@@ -122,8 +122,7 @@ class Daemon:
             return Executors(
                 **common, run=sim.run, send=sim.send, alive=sim.process_alive, nvml=sim, systemd=None
             )
-        # Nvml lacks set_power_limit_w until the collectors add it: a power cap then fails, recorded.
-        nvml = NvmlControl(self.gpus.nvml) if isinstance(self.gpus, RealGpus) else None  # type: ignore[arg-type]
+        nvml = NvmlControl(self.gpus.nvml) if isinstance(self.gpus, RealGpus) else None
         return Executors(**common, run=runner.run, nvml=nvml)
 
     # ------------------------------------------------------------ scheduler jobs

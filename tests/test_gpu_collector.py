@@ -319,3 +319,19 @@ def test_owner_lookup_forgets_a_process_that_ended() -> None:
         child.kill()
         child.wait()
     assert lookup(child.pid) is None  # its PID is free now: no stale owner is reported
+
+
+def test_power_cap_through_the_executors_nvml_control(stub: NvmlStub, nvml: Nvml) -> None:
+    from llmosd.errors import ExecutorError
+    from llmosd.executors.gpu import NvmlControl
+
+    stub.set(fleet(2, power_limit_w=700, power_min_w=200, power_max_w=700))
+    control = NvmlControl(nvml)
+    control.set_power_limit(1, 450)
+    assert (control.power_limit(1), control.power_limit(0)) == (450, 700)
+    with pytest.raises(ExecutorError, match=r"gpu:0: .*900 W"):
+        control.set_power_limit(0, 900)  # above the board's maximum: refused by NVML, nothing changes
+    assert control.power_limit(0) == 700
+    stub.set([FakeGpu(fail={"set_power_limit": NOT_SUPPORTED})])
+    with pytest.raises(ExecutorError, match="gpu:0"):
+        control.set_power_limit(0, 300)

@@ -60,7 +60,10 @@ class NvmlControl:
         return w
 
     def set_power_limit(self, index: int, watts: float) -> None:
-        self.nvml.set_power_limit_w(self._handle(index), watts)
+        try:
+            self.nvml.set_power_limit_w(self._handle(index), watts)
+        except LlmosdError as e:
+            raise ExecutorError(f"gpu:{index}: {e}") from None
 
     def alive(self, index: int) -> bool:
         try:

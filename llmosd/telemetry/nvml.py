@@ -135,6 +135,16 @@ class Nvml:
         mw = _ask("power limit", pynvml.nvmlDeviceGetEnforcedPowerLimit, h)
         return None if mw is None else mw / 1000.0
 
+    def set_power_limit_w(self, h: Handle, watts: float) -> None:
+        """Cap the board's power (needs root). Unlike a query, an unsupported cap is an error: the
+        caller asked for a change that did not happen."""
+        try:
+            pynvml.nvmlDeviceSetPowerManagementLimit(h, round(watts * 1000))
+        except pynvml.NVMLError_GpuIsLost:
+            raise GpuLostError("set power limit: GPU is lost") from None
+        except pynvml.NVMLError as e:
+            raise CollectorError(f"NVML set power limit to {watts:.0f} W: {e}") from None
+
     def clock_event_reasons(self, h: Handle) -> int | None:
         r = _ask("clock event reasons", pynvml.nvmlDeviceGetCurrentClocksEventReasons, h)
         if r is None:  # drivers before 535 know the same bitmask by its older name

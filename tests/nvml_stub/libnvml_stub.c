@@ -11,7 +11,7 @@
  *                          reasons (bitmask), ecc, retired, remap C U P F,
  *                          proc PID BYTES, gproc PID BYTES,
  *                          hang MS (its utilisation query first sleeps: a stuck driver)
- *   fail I WHAT CODE       WHAT: a key above, procs, gprocs, handle, register,
+ *   fail I WHAT CODE       WHAT: a key above, procs, gprocs, handle, register, set_power_limit,
  *                          or "*" for every device call except handle
  *   event SEQ I XID        delivered once, in SEQ order, by nvmlEventSetWait_v2
  */
@@ -239,6 +239,18 @@ int nvmlDeviceGetEnforcedPowerLimit(void *device, unsigned int *mw) {
 
 int nvmlDeviceGetPowerManagementLimitConstraints(void *device, unsigned int *lo, unsigned int *hi) {
     GETTER("constraints", *lo = g->power_min; *hi = g->power_max)
+}
+
+/* Kept in memory until the data file changes, as a real cap lasts until the driver reloads. */
+int nvmlDeviceSetPowerManagementLimit(void *device, unsigned int mw) {
+    int rc;
+    gpu_t *g = enter(device, "set_power_limit", &rc);
+    if (g) {
+        if (mw < g->power_min || mw > g->power_max) rc = ERR_INVALID_ARGUMENT;
+        else g->power_limit = mw;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
 }
 
 int nvmlDeviceGetCurrentClocksEventReasons(void *device, unsigned long long *reasons) {
