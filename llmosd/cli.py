@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llmosd.errors import LlmosdError
+from llmosd.errors import exit_with_message
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -173,15 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    try:
-        return handler(args)
-    except LlmosdError as e:
-        print(f"llmosd: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    return exit_with_message("llmosd", lambda: handler(args), lambda e: "error")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmosd import nl_slots
 from llmosd.contract import ActCommand, AutonomyCommand, Command, UnknownCommand, command_wire, parse_command
-from llmosd.errors import LlmosdError, ProtocolError, UsageError
+from llmosd.errors import ProtocolError, UsageError, exit_with_message
 from llmosd.protocol import DEFAULT_SOCKET, MAX_RESPONSE, RequestError, decode_response, load_result
 
 Show = Callable[[Any], str]
@@ -298,18 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "argv", None) and args.argv[0] == "--":
         args.argv = args.argv[1:]
     client = Client(args.socket, args.timeout)
-    try:
+
+    def body() -> int:
         if args.req is None:
             return ask(args, client)
         op, fields = args.req(args)
         return emit(args, op, client.call(op, **fields))
-    except LlmosdError as e:
-        print(f"llmosctl: {getattr(e, 'code', 'error')}: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+
+    return exit_with_message("llmosctl", body, lambda e: getattr(e, "code", "error"))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ Only `cli.py` (and `ctl.py`) turn these into messages and exit codes: a
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 
@@ -61,3 +64,17 @@ def one_line(err: ValidationError, where: str) -> str:
         parts.append(f"{loc or '(top)'}: {e['msg']}")
     more = f" (+{err.error_count() - 3} more)" if err.error_count() > 3 else ""
     return f"{where}: " + "; ".join(parts) + more
+
+
+def exit_with_message(prog: str, body: Callable[[], int], label: Callable[[LlmosdError], str]) -> int:
+    """Run a command-line program's body: an LlmosdError becomes one line on stderr and its exit
+    code (the only place errors turn into messages); ^C is 130, a closed pipe a quiet 0."""
+    try:
+        return body()
+    except LlmosdError as e:
+        print(f"{prog}: {label(e)}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
