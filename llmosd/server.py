@@ -286,9 +286,9 @@ class Server:
                 return
 
     async def _send(self, writer: asyncio.StreamWriter, resp: Response) -> None:
+        self.served += 1  # counted before the client can see it, so a finished client is always counted
         writer.write(encode(resp))
         await asyncio.wait_for(writer.drain(), self.read_timeout)
-        self.served += 1
 
     async def _answer(self, line: bytes, peer: Peer | None) -> Response:
         seq = None

