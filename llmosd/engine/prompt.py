@@ -31,6 +31,7 @@ TAIL = "\n>>>\nCause ({labels}):"
 RANK_TAIL = "\n>>>\nWhat explains this failure best?\nAnswer:"
 MAX_CHARS = 240  # of one tidied line
 LOG_TOKENS = 120  # of all kept lines together
+PART_TOKENS = 12  # the least room worth filling with the beginning of a line that does not fit
 
 _PREFIXES = [
     re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ "),  # syslog: "Jan 12 03:04:05 host "
@@ -77,8 +78,10 @@ def keep(
             continue
         n = count(line) + 1  # and its newline
         if used + n > budget:
-            if not kept:  # the newest line alone is too long: keep its beginning
-                kept.append((i, line[: max(16, len(line) * budget // n)]))
+            # A long line usually names its error first: keep its beginning when room is left.
+            room = budget - used
+            if not kept or room >= PART_TOKENS:
+                kept.append((i, line[: max(16, len(line) * room // n)]))
             break
         kept.append((i, line))
         used += n
