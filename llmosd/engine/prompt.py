@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from llmosd.engine.textclass import to_reader
+
 # A short word per default fault class; their first tokens differ, so one
 # forward pass scores them all. Classes a policy adds are named by their own name.
 LABELS = {
@@ -74,7 +76,7 @@ def keep(
     used = 0
     for i in range(len(lines) - 1, -1, -1):
         line = tidy(lines[i])
-        if not line or any(line == t for _, t in kept):
+        if not line or to_reader(line) or any(line == t for _, t in kept):
             continue
         n = count(line) + 1  # and its newline
         if used + n > budget:

@@ -9,6 +9,7 @@ with the same interface.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +19,19 @@ from llmosd.policy import Policy
 # program must not be able to flood a prompt or a regex.
 MAX_LINE = 400
 MAX_LINES = 20
+# Lines written to whoever reads the log rather than by the program: a request to ignore what
+# came before, a chat role or instruction marker, an order to an AI/bot/agent, a classifier
+# verdict asked for, or a name from the action catalog. No program's failure reads like this,
+# so no judge reads such a line: it can neither steer the class nor be quoted as the evidence.
+_TO_READER = [
+    re.compile(r"\b(ignore|disregard)\b.{0,40}\b(instructions?|above|previous|prior|everything)\b", re.I),
+    re.compile(r"\b(SYSTEM|ASSISTANT|INSTRUCTIONS?)( OVERRIDE)?\s*[:>]|\bassistant\s*(:|directive)|<\|im_"),
+    re.compile(r"\b(AI|LLM|bots?|agents?|assistants?|whoever reads)\b.{0,80}\b(classify|answer|reply|respond"
+               r"|say|mark|label|requeue|drain|reset|reboot|restart|power-cycle|run)\b", re.I),
+    re.compile(r"\b(classify|label|mark) (this|it|the \w+ )?\s*as\b", re.I),
+    re.compile(r"\b(gpu|host|service|job|process|disk|update)\.(reset|drain|undrain|reboot|restart|rollback"
+               r"|requeue|kill|cleanup|apply|defer|stop|start|set_power_limit)\b"),
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,10 @@ def clip(lines: list[str]) -> list[str]:
     return out
 
 
+def to_reader(line: str) -> bool:
+    return any(rx.search(line) for rx in _TO_READER)
+
+
 class RegexJudge:
     """The baseline reader: the policy's regexes, first class in policy order wins."""
 
@@ -61,9 +79,10 @@ class RegexJudge:
         text = clip(lines)
         for cls_name, cls in policy.fault_classes.items():
             for line in reversed(text):  # newest line first: it is usually the cause
-                if any(rx.search(line) for rx in cls.regexes):
+                if not to_reader(line) and any(rx.search(line) for rx in cls.regexes):
                     return Classified(cls_name, 1.0, line)
-        return Classified("unknown", 1.0, text[-1] if text else "")
+        plain = [line for line in text if not to_reader(line)]
+        return Classified("unknown", 1.0, plain[-1] if plain else "")
 
     def rank(self, lines: list[str], options: list[str]) -> list[float]:
         # No reading of text: keep the policy's order (first option best).
