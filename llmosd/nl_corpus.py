@@ -135,7 +135,8 @@ T: dict[str, list[str]] = {
     "status": _alts(
         "status | show status | how is the machine | give me a status report | what is going on | health "
         "check | overview please | how are things on the server | what mode are you in | summary of the "
-        "system | is everything ok | daemon status | what's the current state"
+        "system | is everything ok | daemon status | what's the current state | status please | status? | "
+        "quick status | current status | the status | status report | host status | server status"
     ),
     "gpus": _alts(
         "show the gpus | list gpus | gpu status | how are the gpus | what's on gpu {g} | show gpu {g} | "

@@ -20,6 +20,7 @@ from llmosd.policy import load_policy
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_logs.jsonl"
 POLICY = load_policy("default")
+FLOOR = 0.95  # the LLM engine's accuracy on this set, measured with the committed adapter
 
 
 def cases() -> list[dict]:
@@ -35,19 +36,24 @@ def test_heldout_set_is_large_and_covers_every_class() -> None:
 
 
 @pytest.mark.model
-def test_model_is_right_on_95_percent_and_beats_the_regexes(judge: LlmJudge) -> None:
+def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJudge) -> None:
+    """Three readers of the same tails: the policy's regexes alone (the rules engine), the model
+    alone (its most probable class), and the LLM engine's judge (the model, with the policy's
+    declared patterns deciding where the model is unsure)."""
     got = cases()
     rules = RegexJudge()
-    model_miss, rule_miss = [], []
+    classes = list(POLICY.fault_classes)
+    right = Counter()
+    engine_miss = []
     for c in got:
-        m = judge.classify(c["lines"], POLICY, c["context"]).fault_class
-        r = rules.classify(c["lines"], POLICY, c["context"]).fault_class
-        if m != c["class"]:
-            model_miss.append(f"{c['id']}: {c['class']} read as {m}")
-        if r != c["class"]:
-            rule_miss.append(c["id"])
-    model_acc = 1 - len(model_miss) / len(got)
-    rule_acc = 1 - len(rule_miss) / len(got)
-    print(f"held-out log tails: {len(got)}; model {model_acc:.3f}, regexes {rule_acc:.3f}")
-    assert model_acc >= 0.95, "\n".join(model_miss)
-    assert model_acc > rule_acc
+        lines, context, want = c["lines"], c["context"], c["class"]
+        right["regexes"] += rules.classify(lines, POLICY, context).fault_class == want
+        right["model"] += judge.read(lines, classes, context).best == want
+        read = judge.classify(lines, POLICY, context).fault_class
+        right["engine"] += read == want
+        if read != want:
+            engine_miss.append(f"{c['id']}: {want} read as {read}")
+    acc = {k: right[k] / len(got) for k in ("regexes", "model", "engine")}
+    print(f"held-out log tails: {len(got)}; " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
+    assert acc["model"] > acc["regexes"] + 0.15  # the model alone already reads far more
+    assert acc["engine"] >= FLOOR, "\n".join(engine_miss)

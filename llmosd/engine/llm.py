@@ -4,7 +4,9 @@
 at its last token, the logits of each class's label word; their softmax is
 the confidence. The same pass gives the label logits at the end of every log
 line, and the line where the chosen class gained most is quoted as the
-evidence: it is a line of the log, never text the model wrote.
+evidence: it is a line of the log, never text the model wrote. When the
+model is unsure (below SURE) and one of the policy's declared fault patterns
+matches, the pattern decides, as it would in the rules engine.
 
 `rank` scores trigger descriptions as continuations of one shared prompt
 (the log), reusing its KV cache for every option, minus each description's
@@ -28,13 +30,16 @@ from typing import Any
 
 from llmosd.engine.model import Loaded, load_model, merge_lora
 from llmosd.engine.prompt import TAIL, classify_prompt, keep, label_words, rank_prefix
-from llmosd.engine.textclass import Classified, clip
+from llmosd.engine.textclass import Classified, RegexJudge, clip
 from llmosd.errors import ModelError
 from llmosd.policy import Policy
 
 log = logging.getLogger(__name__)
 ADAPTER = Path(__file__).resolve().parent.parent / "data" / "adapter" / "judge_lora.safetensors"
 BUDGET_MS = 2000.0  # a text judgement slower than this is refused, and the rules read the text
+# Below this probability the model is unsure, and a fault pattern the operator wrote into the
+# policy, if one matches, decides instead: a declared pattern is the site's own knowledge.
+SURE = 0.8
 
 
 @dataclass
@@ -126,6 +131,10 @@ class LlmJudge:
         if self.budget_ms is not None and r.ms > self.budget_ms:
             raise ModelError(f"the text judgement took {r.ms:.0f} ms, over its {self.budget_ms:.0f} ms")
         best = r.best
+        if r.probs[best] < SURE:
+            declared = RegexJudge().classify(lines, policy, context)
+            if declared.fault_class != "unknown":
+                return declared
         clipped = clip(lines)
         if best == "unknown" or not r.kept:
             evidence = clipped[r.kept[-1]] if r.kept else ""
