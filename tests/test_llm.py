@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_scenarios import check  # the scorer's matching rules
 
-from llmosd.contract import load_snapshot
+from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.engine.llm import ADAPTER, LlmJudge
 from llmosd.engine.model import load_model, merge_lora
@@ -197,3 +197,18 @@ def test_llm_engine_decides_every_scenario(judge: LlmJudge, path: Path) -> None:
 def test_clip_is_applied_before_the_model_sees_anything() -> None:
     hostile = ["\x1b[31m" + "A" * 10_000]
     assert len(clip(hostile)[0]) <= 400 and "\x1b" not in clip(hostile)[0]
+
+
+@pytest.mark.model
+def test_a_tie_between_restart_and_rollback_is_ranked_by_the_model(judge: LlmJudge) -> None:
+    """A unit updated minutes ago fails without saying why: both a restart and a rollback are
+    legal, and the model's ranking picks one (the rules engine would take the policy's first)."""
+    data = json.loads((HERE / "scenarios" / "svc-broken-after-apply-all.json").read_text())
+    unit = data["services"][0]
+    unit["updated_at"] = "2026-12-03T09:20:00Z"
+    unit["journal_tail"] = ["embedder: starting", "embedder.service: Main process exited, status=1"]
+    snap = parse_snapshot(data)
+    d = decide(snap, load_policy(snap.policy), judge=judge)
+    kinds = [j.action.kind for j in d.actions]
+    assert d.engine == "llm" and d.fault_class == "unknown"
+    assert kinds[0] in ("service.rollback", "service.restart") and "host.reboot" not in kinds

@@ -149,7 +149,6 @@ class LlmJudge:
         import torch
 
         ids = self._encode(prefix)
-        n = ids.shape[1]
         out = []
         with self._lock, torch.inference_mode():
             first = self.lm(input_ids=ids, use_cache=True)
@@ -162,7 +161,7 @@ class LlmJudge:
                     step = self.lm(input_ids=more, past_key_values=cache, use_cache=True)
                     lp = torch.log_softmax(step.logits[0].float(), -1)
                     score += float(lp[torch.arange(len(opt) - 1), torch.tensor(opt[1:])].sum())
-                    cache.crop(n)  # back to the shared prefix for the next option
+                    cache.crop(-(len(opt) - 1))  # back to the shared prefix for the next option
                 out.append(score)
         return out
 
@@ -228,12 +227,12 @@ def load_judge(
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
         raise ModelError(f"{path}: cannot read the adapter: {type(e).__name__}: {e}") from None
     if "labels" in meta and json.loads(meta["labels"]) != label_words(json.loads(meta.get("classes", "[]"))):
         raise ModelError(f"{path}: the adapter was trained on other label words than this version's")

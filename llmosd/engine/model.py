@@ -184,14 +184,14 @@ def merge_lora(model: Any, path: Path) -> dict[str, str]:
     `<module>.lora_B` per adapted linear layer and its settings as metadata.
     """
     import torch
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
         scale = float(meta["alpha"]) / float(meta["r"])
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise ModelError(f"{path}: cannot read the adapter: {type(e).__name__}: {e}") from None
     modules = dict(model.named_modules())
     with torch.no_grad():
