@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SHARED = Path(__file__).parent.parent.parent / "shared" / "scenarios" / "dev"
+from shared import SCENARIOS, need
 
 
 def llmosd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -18,9 +18,9 @@ def llmosd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 def test_replay_prints_one_line_per_file_in_order(tmp_path: Path) -> None:
     files = [
-        SHARED / "svc-oom-killed-once.json",
-        SHARED / "healthy-busy.json",
-        SHARED / "reboot-required-idle-window.json",
+        need(SCENARIOS / "svc-oom-killed-once.json"),
+        need(SCENARIOS / "healthy-busy.json"),
+        need(SCENARIOS / "reboot-required-idle-window.json"),
     ]
     p = llmosd("replay", *map(str, files), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -46,7 +46,7 @@ def test_malformed_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
             {"id": "b", "now": "2026-11-20T14:03:00Z", "host": {"hostname": "h"}, "gpus": [{"index": "x"}]}
         )
     )
-    p = llmosd("replay", str(SHARED / "healthy-busy.json"), str(bad))
+    p = llmosd("replay", str(need(SCENARIOS / "healthy-busy.json")), str(bad))
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and str(bad) in p.stderr and "gpus[0].index" in p.stderr
 
@@ -58,7 +58,7 @@ def test_policy_typo_is_one_line_and_exit_2(tmp_path: Path) -> None:
         .read_text()
         .replace("crash_loop:", "crash_lop:")
     )
-    p = llmosd("replay", "--policy", str(pol), str(SHARED / "healthy-busy.json"))
+    p = llmosd("replay", "--policy", str(pol), str(need(SCENARIOS / "healthy-busy.json")))
     assert (
         p.returncode == 2 and p.stderr.count("\n") == 1 and "crash_lop" in p.stderr and str(pol) in p.stderr
     )

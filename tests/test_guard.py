@@ -3,6 +3,7 @@ illegal target is ever allowed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from datetime import timedelta
@@ -12,18 +13,18 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from shared import SCENARIOS, need
 
 from llmosd.contract import KINDS, HistoryEntry, Snapshot, make_action, parse_snapshot
 from llmosd.errors import ContractError
 from llmosd.guard import judge
 from llmosd.policy import Policy, load_policy
 
-SHARED = Path(__file__).parent.parent.parent / "shared" / "scenarios" / "dev"
 POLICY = load_policy("default")
 
 
 def snap(name: str = "healthy-busy", **changes: Any) -> Snapshot:
-    data = json.loads((SHARED / f"{name}.json").read_text())
+    data = json.loads(need(SCENARIOS / f"{name}.json").read_text())
     data.pop("expect")
     for path, value in changes.items():
         *keys, last = path.split("__")
@@ -284,7 +285,12 @@ def test_policy_approval_kinds() -> None:
 
 # ------------------------------------------------------------ properties
 
-BASE = snap()  # healthy-busy: jobs running, GPUs 0-2 busy, GPU 3 idle
+
+@functools.cache
+def base() -> Snapshot:
+    return snap()  # healthy-busy: jobs running, GPUs 0-2 busy, GPU 3 idle
+
+
 DISPOSABLE = POLICY.disks.disposable
 text = st.text(string.ascii_letters + string.digits + "-_.:/@ ;$`|&'\"", min_size=0, max_size=40)
 
@@ -311,16 +317,17 @@ def test_no_illegal_target_is_ever_allowed(kind: str, target: str) -> None:
     except ContractError:
         return
     assume(not (kind.startswith("gpu.") and action.target in {"gpu:0", "gpu:1", "gpu:2", "gpu:3"}))
-    assume(not (kind.startswith("service.") and BASE.service(action.target)))
-    assume(not (kind.startswith("job.") and BASE.job(action.target)))
-    assert one(action, BASE).verdict != "allow"
+    assume(not (kind.startswith("service.") and base().service(action.target)))
+    assume(not (kind.startswith("job.") and base().job(action.target)))
+    assert one(action, base()).verdict != "allow"
 
 
 @settings(max_examples=200, deadline=None)
 @given(index=st.integers(0, 3), plan_len=st.integers(1, 3))
 def test_busy_gpus_are_never_reset(index: int, plan_len: int) -> None:
-    verdicts = [j.verdict for j in judge([make_action("gpu.reset", f"gpu:{index}")] * plan_len, BASE, POLICY)]
-    if BASE.gpus[index].processes:
+    plan = [make_action("gpu.reset", f"gpu:{index}")] * plan_len
+    verdicts = [j.verdict for j in judge(plan, base(), POLICY)]
+    if base().gpus[index].processes:
         assert set(verdicts) == {"deny"}
     else:
         assert verdicts[0] == "allow" and set(verdicts[1:]) <= {"deny"}
@@ -332,5 +339,5 @@ def test_busy_gpus_are_never_reset(index: int, plan_len: int) -> None:
 )
 def test_cleanup_allowed_only_inside_disposable(parts: list[str]) -> None:
     path = "/" + "/".join(parts)
-    j = one(make_action("disk.cleanup", path), BASE)
+    j = one(make_action("disk.cleanup", path), base())
     assert (j.verdict == "allow") == _lexically_disposable(path)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import shared
 from test_scenarios import check  # the scorer's matching rules
 
 from llmosd.contract import load_snapshot, parse_snapshot
@@ -19,8 +20,7 @@ from llmosd.errors import ModelError
 from llmosd.policy import load_policy
 
 HERE = Path(__file__).parent
-SHARED = HERE.parent.parent / "shared" / "scenarios" / "dev"
-SCENARIOS = sorted(HERE.glob("scenarios/*.json")) + sorted(SHARED.glob("*.json"))
+SCENARIOS = sorted(HERE.glob("scenarios/*.json")) + sorted(shared.SCENARIOS.glob("*.json"))
 POLICY = load_policy("default")
 
 

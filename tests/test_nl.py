@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import shared
 from local_backend import LocalBackend
+from shared import matches, need
 
 from llmosd import nl, nl_slots
 from llmosd.contract import command_wire
@@ -22,10 +24,6 @@ from llmosd.nl_corpus import corpus, normal
 from llmosd.nl_train import EVAL_SETS, consistent, eval_texts
 from llmosd.server import Server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tools"))
-from score import matches
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "commands" / "dev.jsonl"
 OWN = Path(__file__).parent / "data" / "nl_phrasings.jsonl"
 FRI = datetime(2026, 11, 20, 14, 3, tzinfo=UTC)
 MON = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=1)))
@@ -157,7 +155,7 @@ def test_corpus_is_seeded_covers_every_label_and_is_held_apart_from_test_texts()
     assert rows == corpus(20, seed=3, check=consistent)
     assert {label for _, label in rows} == set(nl.LABELS)
     # What nl_train trains on leaves out every evaluation text (the shared cases and our own).
-    assert all(f.exists() for f in EVAL_SETS) and {SHARED, OWN} == {f.resolve() for f in EVAL_SETS}
+    assert all(need(f) for f in EVAL_SETS) and {shared.COMMANDS, OWN} == {f.resolve() for f in EVAL_SETS}
     tested = eval_texts(EVAL_SETS)
     assert len(tested) == 88
     assert not tested & {normal(t) for t, _ in corpus(120, seed=1, check=consistent, avoid=tested)}
@@ -196,7 +194,7 @@ def _score(path: Path, labeler: nl.Labeler) -> list[str]:
 
 @pytest.mark.model
 def test_shared_command_cases_all_parse(labeler: nl.Labeler) -> None:
-    assert _score(SHARED, labeler) == []
+    assert _score(need(shared.COMMANDS), labeler) == []
 
 
 @pytest.mark.model

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import shared
 
 from llmosd.contract import parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.policy import load_policy
 
 HERE = Path(__file__).parent
-SHARED = HERE.parent.parent / "shared" / "scenarios" / "dev"
-FILES = sorted(HERE.glob("scenarios/*.json")) + sorted(SHARED.glob("*.json"))
+FILES = sorted(HERE.glob("scenarios/*.json")) + sorted(shared.SCENARIOS.glob("*.json"))
 
 
 def same(action: dict, want: dict) -> bool:
