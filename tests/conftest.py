@@ -20,6 +20,12 @@ from pathlib import Path
 
 import pytest
 
+# Tests start `python -m llmosd` in real subprocesses, some from a temporary
+# directory: they must run this checkout's code, not whichever llmosd happens
+# to be installed in the environment.
+_CHECKOUT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_CHECKOUT, os.environ.get("PYTHONPATH")) if p)
+
 
 @pytest.fixture(scope="session")
 def judge() -> Iterator[object]:
