@@ -170,6 +170,20 @@ def test_rank_scores_every_option_and_prefers_the_fitting_one(judge: LlmJudge) -
 
 
 @pytest.mark.model
+def test_a_judgement_reads_the_same_whatever_was_judged_before(judge: LlmJudge) -> None:
+    """The prompt head's KV cache is shared by all judgements: each must leave it as it found it."""
+    classes = list(POLICY.fault_classes)
+    oom = ["loading weights", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+    port = ["nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)"]
+    first = judge.read(oom, classes, "service")
+    judge.read(port, classes, "job")
+    judge.read(port * 3 + oom, classes, "service")
+    again = judge.read(oom, classes, "service")
+    assert again.probs == pytest.approx(first.probs, abs=1e-5)
+    assert again.line_gain == pytest.approx(first.line_gain, abs=1e-4)
+
+
+@pytest.mark.model
 def test_corrupt_adapter_is_a_model_error(judge: LlmJudge, tmp_path: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")

@@ -1,6 +1,7 @@
 """The LLM engine's text judge: a local causal LM reads log tails (CONTRACT §5, fault classes).
 
-`classify` runs ONE forward pass over a short prompt (prompt.py) and reads,
+`classify` runs ONE forward pass over a short prompt (prompt.py; its fixed
+head's KV cache is computed once and reused, a sixth of the pass) and reads,
 at its last token, the logits of each class's label word; their softmax is
 the confidence. The same pass gives the label logits at the end of every log
 line, and the line where the chosen class gained most is quoted as the
@@ -70,6 +71,7 @@ class LlmJudge:
         self._lock = threading.Lock()  # one forward pass at a time on this model
         self._label_ids: dict[tuple[str, ...], list[int]] = {}
         self._prior: dict[str, float] = {}  # option -> its score after an empty log
+        self._heads: dict[str, tuple[list[int], Any, Any]] = {}  # see _head
         self.last_ms = 0.0
 
     # ------------------------------------------------------------ helpers
@@ -89,8 +91,40 @@ class LlmJudge:
             self._label_ids[key] = label_token_ids(self.tok, classes, self.model_name)
         return self._label_ids[key]
 
-    def _hidden(self, ids: Any) -> Any:
-        return self.lm.get_decoder()(input_ids=ids).last_hidden_state[0]
+    def _head(self, head: str) -> tuple[list[int], Any, Any]:
+        """The prompt head's tokens, its KV cache and its hidden states, computed once per head.
+
+        Every classifying prompt starts with one of a few fixed heads; reusing
+        their cache saves their share of each judgement's forward pass."""
+        import torch
+
+        if head not in self._heads:
+            ids = self.tok.encode(head)
+            tensor = torch.tensor([ids], device=self.loaded.device)
+            out = self.lm.get_decoder()(input_ids=tensor, use_cache=True)
+            self._heads[head] = (ids, out.past_key_values, out.last_hidden_state[0])
+        return self._heads[head]
+
+    def _hidden(self, ids: list[int], head: str) -> Any:
+        """Hidden states of every token of `ids`, through the head's cache where `ids` starts with it.
+
+        A tokenizer that merges the head's last token with the log's first
+        does not start with it, and takes the whole pass."""
+        import torch
+
+        decoder, device = self.lm.get_decoder(), self.loaded.device
+        hids, cache, states = self._head(head)
+        n = len(hids)
+        if ids[:n] != hids or len(ids) == n:
+            return decoder(input_ids=torch.tensor([ids], device=device)).last_hidden_state[0]
+        try:
+            tail = torch.tensor([ids[n:]], device=device)
+            rest = decoder(input_ids=tail, past_key_values=cache, use_cache=True)
+        finally:
+            grown = cache.get_seq_length() - n
+            if grown > 0:
+                cache.crop(-grown)  # back to the head alone for the next judgement
+        return torch.cat([states, rest.last_hidden_state[0]])
 
     # ------------------------------------------------------------ classify
 
@@ -103,7 +137,6 @@ class LlmJudge:
         text, head = classify_prompt([t for _, t in tidied], context, classes)
         label_ids = self.label_ids(classes)
         enc = self.tok(text, return_offsets_mapping=True)
-        ids = torch.tensor([enc["input_ids"]], device=self.loaded.device)
         # Token index of each kept line's end (its newline), and of the head's end.
         ends, pos = [], len(head) - 1
         for _, t in tidied:
@@ -113,7 +146,7 @@ class LlmJudge:
         at = [max((k for k, (a, _) in enumerate(offsets) if a <= e), default=0)
               for e in [len(head) - 1, *ends]]  # fmt: skip
         with self._lock, torch.inference_mode():
-            h = self._hidden(ids)
+            h = self._hidden(enc["input_ids"], head)
             w = self.lm.get_output_embeddings().weight[label_ids]
             logits = (h[[*at, len(offsets) - 1]] @ w.T).float()
         logp = torch.log_softmax(logits, dim=-1)
