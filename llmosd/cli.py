@@ -116,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["rules", "llm"], default="rules")
     p.add_argument("--policy", default=None, help="policy name or YAML path (default: each scenario's own)")
     p.add_argument("--model", help="for --engine llm: a local GGUF file or model folder (default: embedded)")
-    p.add_argument("--compare", nargs=2, metavar=("A", "B"),
-                   help="decide with both A and B (ENGINE[:MODEL][@POLICY]) and print where they differ")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="decide with both A and B (ENGINE[:MODEL][@POLICY]) and print where they differ",
+    )
     p.set_defaults(handler=_replay)
 
     p = sub.add_parser("train", help="fine-tune the LLM engine's adapter on generated log tails (minutes)")
@@ -126,8 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="corpus and training seed (default 1)")
     p.add_argument("--minutes", type=float, help="stop training after this much wall time (default 40)")
     p.add_argument("--holdout", type=float, help="share of cause templates kept out to measure on (0.2)")
-    p.add_argument("--from-audit", action="append", default=[], metavar="AUDIT.db",
-                   help="add the approved and refused readings of this audit log (repeatable)")
+    p.add_argument(
+        "--from-audit",
+        action="append",
+        default=[],
+        metavar="AUDIT.db",
+        help="add the approved and refused readings of this audit log (repeatable)",
+    )
     p.add_argument("--policy", help="the policy whose fault classes the audit rationales name")
     p.add_argument("--copies", type=int, default=5, help="generated contexts per audit reading")
     p.set_defaults(handler=_train)

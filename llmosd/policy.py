@@ -132,9 +132,7 @@ _DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class Window(_Strict):
-    days: list[Day] = Field(
-        default_factory=lambda: list(_DAYS)
-    )
+    days: list[Day] = Field(default_factory=lambda: list(_DAYS))
     start: time
     end: time
 

@@ -39,8 +39,9 @@ def m001_tables(db: Database) -> None:
     db.execute("CREATE INDEX samples_res_ts ON samples(res, ts)")
     db.execute("CREATE TABLE host_samples (ts REAL NOT NULL, res INTEGER NOT NULL, cpu REAL, mem REAL)")
     db.execute("CREATE INDEX host_samples_res_ts ON host_samples(res, ts)")
-    db.execute("CREATE TABLE events (ts REAL NOT NULL, kind TEXT NOT NULL, "
-        " target TEXT NOT NULL, detail TEXT)")
+    db.execute(
+        "CREATE TABLE events (ts REAL NOT NULL, kind TEXT NOT NULL,  target TEXT NOT NULL, detail TEXT)"
+    )
     db.execute("CREATE INDEX events_ts ON events(ts)")
     db.execute("CREATE TABLE snapshots (ts REAL NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL)")
     db.execute("CREATE INDEX snapshots_ts ON snapshots(ts)")

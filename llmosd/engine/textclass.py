@@ -26,11 +26,16 @@ MAX_LINES = 20
 _TO_READER = [
     re.compile(r"\b(ignore|disregard)\b.{0,40}\b(instructions?|above|previous|prior|everything)\b", re.I),
     re.compile(r"\b(SYSTEM|ASSISTANT|INSTRUCTIONS?)( OVERRIDE)?\s*[:>]|\bassistant\s*(:|directive)|<\|im_"),
-    re.compile(r"\b(AI|LLM|bots?|agents?|assistants?|whoever reads)\b.{0,80}\b(classify|answer|reply|respond"
-               r"|say|mark|label|requeue|drain|reset|reboot|restart|power-cycle|run)\b", re.I),
+    re.compile(
+        r"\b(AI|LLM|bots?|agents?|assistants?|whoever reads)\b.{0,80}\b(classify|answer|reply|respond"
+        r"|say|mark|label|requeue|drain|reset|reboot|restart|power-cycle|run)\b",
+        re.I,
+    ),
     re.compile(r"\b(classify|label|mark) (this|it|the \w+ )?\s*as\b", re.I),
-    re.compile(r"\b(gpu|host|service|job|process|disk|update)\.(reset|drain|undrain|reboot|restart|rollback"
-               r"|requeue|kill|cleanup|apply|defer|stop|start|set_power_limit)\b"),
+    re.compile(
+        r"\b(gpu|host|service|job|process|disk|update)\.(reset|drain|undrain|reboot|restart|rollback"
+        r"|requeue|kill|cleanup|apply|defer|stop|start|set_power_limit)\b"
+    ),
 ]
 
 

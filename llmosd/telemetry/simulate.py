@@ -169,8 +169,9 @@ class Simulator:
             util = max((0.0 if j.id in hung else j.util for j in jobs), default=0.0)
             temp = self._temp(i, util > 0, past)
             procs = [
-                GpuProcess(pid=self._pid(j, j.gpus.index(i)), user=j.user, cmd=j.cmd,
-                           mem_mib=j.mem_mib, job=j.id)
+                GpuProcess(
+                    pid=self._pid(j, j.gpus.index(i)), user=j.user, cmd=j.cmd, mem_mib=j.mem_mib, job=j.id
+                )
                 for j in jobs
             ]
             xids = [
