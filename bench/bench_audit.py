@@ -23,6 +23,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from llmosd.audit import COLUMNS, GENESIS, AuditLog, Context, link_hash, stamp, utcnow
@@ -83,7 +84,7 @@ def generate(path: Path, n: int) -> float:
     db.execute("PRAGMA synchronous = OFF")
     t0, prev = time.perf_counter(), GENESIS
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[object, ...]]:
         nonlocal prev
         at = stamp(utcnow())
         for seq in range(1, n + 1):

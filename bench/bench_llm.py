@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 CHILD = """
 import json, resource, sys, time
@@ -58,6 +60,40 @@ def line(name: str, ms: list[float], base: list[float] | None = None) -> str:
     return out
 
 
+def timed(fn: Callable[[Any], object], items: list[Any]) -> list[float]:
+    out = []
+    for it in items:
+        t0 = time.perf_counter()
+        fn(it)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def head_cache_ab(items: list[Any], call: Callable[[Any], object]) -> None:
+    """The same judge with and without its prompt-head KV cache, calls interleaved so that
+    a busy machine weighs on both alike."""
+    import contextlib
+
+    from llmosd.engine.llm import LlmJudge
+
+    @contextlib.contextmanager
+    def whole_pass(self: LlmJudge, ids: list[int], head: str) -> Iterator[tuple[Any, int]]:
+        yield None, 0
+
+    cached = LlmJudge._after_head
+    ms: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for i, it in enumerate(items):
+            for use in (True, False) if i % 2 else (False, True):
+                LlmJudge._after_head = cached if use else whole_pass  # type: ignore[method-assign]
+                ms[use] += timed(call, [it])
+    finally:
+        LlmJudge._after_head = cached  # type: ignore[method-assign]
+    ratio = pct(ms[True], 0.5) / pct(ms[False], 0.5)
+    print(line("classify, head cache", ms[True]) + f"   (x{ratio:.2f} of the whole pass)")
+    print(line("classify, whole pass", ms[False]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=100)
@@ -93,14 +129,6 @@ def main() -> int:
     logs = generate(a.calls, seed=12345)
     judge.classify(logs[0].lines, policy, logs[0].context)  # first call pays one-off allocations
 
-    def timed(fn, items) -> list[float]:  # type: ignore[no-untyped-def]
-        out = []
-        for it in items:
-            t0 = time.perf_counter()
-            fn(it)
-            out.append((time.perf_counter() - t0) * 1000)
-        return out
-
     llm_c = timed(lambda e: judge.classify(e.lines, policy, e.context), logs)
     rx_c = timed(lambda e: rules.classify(e.lines, policy, e.context), logs)
     tokens = [judge.read(e.lines, list(policy.fault_classes), e.context).tokens for e in logs[:20]]
@@ -109,12 +137,14 @@ def main() -> int:
             "the new release is broken and the previous one worked"]  # fmt: skip
     ranked = timed(lambda e: judge.rank(e.lines, opts), logs[: a.calls // 2])
     print(line("tie ranking (rank, 2 opts)", ranked))
+    head_cache_ab(logs[: a.calls // 2], lambda e: judge.classify(e.lines, policy, e.context))
     snaps = [load_snapshot(p) for p in SCENARIOS]
     pols = {s.policy: load_policy(s.policy) for s in snaps}
     llm_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), snaps * 2)
     rx_d = timed(lambda s: decide(s, pols[s.policy]), snaps * 2)
     print(line(f"whole decision ({len(snaps)} scen.)", llm_d, rx_d))
-    reading = [s for s in snaps if any(x.state == "failed" for x in [*s.services, *s.jobs])]
+    reading = [s for s in snaps if any(x.state == "failed" for x in s.services) or
+               any(j.state == "failed" for j in s.jobs)]  # fmt: skip
     read_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), reading * 3)
     print(line(f"decision reading text ({len(reading)})", read_d))
     return 0

@@ -10,7 +10,7 @@ model is unsure (below SURE) and one of the policy's declared fault patterns
 matches, the pattern decides, as it would in the rules engine.
 
 `rank` scores trigger descriptions as continuations of one shared prompt
-(the log), reusing its KV cache for every option, minus each description's
+(the same head, then the log), reusing its KV cache for every option, minus each description's
 score after an empty log, so a description is not preferred for being
 common words (pointwise mutual information).
 
@@ -20,11 +20,12 @@ The embedded model carries a LoRA adapter trained by `llmosd train`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,6 @@ class LlmJudge:
     def _count(self, text: str) -> int:
         return len(self.tok.encode(text, add_special_tokens=False))
 
-    def _encode(self, text: str) -> Any:
-        import torch
-
-        ids = self.tok.encode(text)  # the tokenizer's own special tokens (a BOS where the model wants one)
-        return torch.tensor([ids], device=self.loaded.device)
-
     def label_ids(self, classes: Sequence[str]) -> list[int]:
         key = tuple(classes)
         if key not in self._label_ids:
@@ -94,8 +89,8 @@ class LlmJudge:
     def _head(self, head: str) -> tuple[list[int], Any, Any]:
         """The prompt head's tokens, its KV cache and its hidden states, computed once per head.
 
-        Every classifying prompt starts with one of a few fixed heads; reusing
-        their cache saves their share of each judgement's forward pass."""
+        Every prompt, classifying or ranking, starts with one of a few fixed
+        heads; reusing their cache saves their share of each forward pass."""
         import torch
 
         if head not in self._heads:
@@ -105,26 +100,34 @@ class LlmJudge:
             self._heads[head] = (ids, out.past_key_values, out.last_hidden_state[0])
         return self._heads[head]
 
-    def _hidden(self, ids: list[int], head: str) -> Any:
-        """Hidden states of every token of `ids`, through the head's cache where `ids` starts with it.
+    @contextlib.contextmanager
+    def _after_head(self, ids: list[int], head: str) -> Iterator[tuple[Any, int]]:
+        """(cache, n): the head's KV cache and token count where `ids` starts with the head's
+        tokens, else (None, 0); on leaving, the cache is cropped back to the head alone.
 
         A tokenizer that merges the head's last token with the log's first
         does not start with it, and takes the whole pass."""
-        import torch
-
-        decoder, device = self.lm.get_decoder(), self.loaded.device
-        hids, cache, states = self._head(head)
+        hids, cache, _ = self._head(head)
         n = len(hids)
         if ids[:n] != hids or len(ids) == n:
-            return decoder(input_ids=torch.tensor([ids], device=device)).last_hidden_state[0]
+            yield None, 0
+            return
         try:
-            tail = torch.tensor([ids[n:]], device=device)
-            rest = decoder(input_ids=tail, past_key_values=cache, use_cache=True)
+            yield cache, n
         finally:
             grown = cache.get_seq_length() - n
             if grown > 0:
-                cache.crop(-grown)  # back to the head alone for the next judgement
-        return torch.cat([states, rest.last_hidden_state[0]])
+                cache.crop(-grown)
+
+    def _hidden(self, ids: list[int], head: str) -> Any:
+        """Hidden states of every token of `ids`, through the head's cache where it applies."""
+        import torch
+
+        decoder = self.lm.get_decoder()
+        with self._after_head(ids, head) as (cache, n):
+            rest = torch.tensor([ids[n:]], device=self.loaded.device)
+            h = decoder(input_ids=rest, past_key_values=cache, use_cache=n > 0).last_hidden_state[0]
+        return torch.cat([self._head(head)[2], h]) if n else h
 
     # ------------------------------------------------------------ classify
 
@@ -177,20 +180,23 @@ class LlmJudge:
 
     # ------------------------------------------------------------ rank
 
-    def _continuations(self, prefix: str, options: Sequence[str]) -> list[float]:
-        """Sum of log-probabilities of each option's tokens after `prefix`, one prefix pass for all."""
+    def _continuations(self, prefix: tuple[str, str], options: Sequence[str]) -> list[float]:
+        """Sum of log-probabilities of each option's tokens after `prefix` (text, head), one
+        prefix pass for all."""
         import torch
 
-        ids = self._encode(prefix)
+        text, head = prefix
+        ids, device = self.tok.encode(text), self.loaded.device
         out = []
-        with self._lock, torch.inference_mode():
-            first = self.lm(input_ids=ids, use_cache=True)
+        with self._lock, torch.inference_mode(), self._after_head(ids, head) as (cache, n):
+            rest = torch.tensor([ids[n:]], device=device)
+            first = self.lm(input_ids=rest, past_key_values=cache, use_cache=True)
             cache, last = first.past_key_values, torch.log_softmax(first.logits[0, -1].float(), -1)
             for option in options:
                 opt = self.tok.encode(" " + option.strip(), add_special_tokens=False)
                 score = float(last[opt[0]])
                 if len(opt) > 1:
-                    more = torch.tensor([opt[:-1]], device=ids.device)
+                    more = torch.tensor([opt[:-1]], device=device)
                     step = self.lm(input_ids=more, past_key_values=cache, use_cache=True)
                     lp = torch.log_softmax(step.logits[0].float(), -1)
                     score += float(lp[torch.arange(len(opt) - 1), torch.tensor(opt[1:])].sum())

@@ -96,5 +96,7 @@ def classify_prompt(kept: Sequence[str], context: str, classes: Sequence[str]) -
     return head + "\n".join(kept) + TAIL.format(labels=", ".join(label_words(classes))), head
 
 
-def rank_prefix(kept: Sequence[str], context: str = "service") -> str:
-    return HEAD.format(who=WHO.get(context, context)) + "\n".join(kept) + RANK_TAIL
+def rank_prefix(kept: Sequence[str], context: str = "service") -> tuple[str, str]:
+    """(text, head), as classify_prompt."""
+    head = HEAD.format(who=WHO.get(context, context))
+    return head + "\n".join(kept) + RANK_TAIL, head
