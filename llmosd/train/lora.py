@@ -1,6 +1,6 @@
 """Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails.
 
-    llmosd train [--examples 2200] [--holdout 0.2] [--seed 1] [--minutes 40] [--from-audit AUDIT.db ...]
+    llmosd train [--examples 3400] [--holdout 0.2] [--seed 1] [--minutes 40] [--from-audit AUDIT.db ...]
 
 The prompts are exactly the judge's (engine/prompt.py). The loss is the
 cross-entropy of the class label words at the prompt's last token (what
@@ -237,7 +237,7 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
     return meta
 
 
-DEFAULTS = {"examples": 2200, "seed": 1, "holdout": 0.2, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
+DEFAULTS = {"examples": 3400, "seed": 1, "holdout": 0.2, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
             "batch": 24, "epochs": 2, "aux": 0.3, "compose": 0.3, "minutes": 40.0}  # fmt: skip
 
 
