@@ -107,7 +107,7 @@ class LocalBackend:
     @staticmethod
     def _result(judged: Judged, ids: list[int], **more: object) -> ActResult:
         return ActResult(action=judged.action.wire(), verdict=judged.verdict, reasons=judged.reasons,
-                         audit_ids=ids, **more)  # type: ignore[arg-type]  # fmt: skip
+                         audit_ids=ids, **more)  # fmt: skip
 
     def _held(self, approval_id: str) -> tuple[Judged, Context]:
         if approval_id not in self.held:

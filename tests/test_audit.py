@@ -11,7 +11,9 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -33,7 +35,7 @@ class Clock:
         return self.t
 
 
-def judged(kind: str, target: str, verdict: str = "allow", **params: object) -> Judged:
+def judged(kind: str, target: str, verdict: str = "allow", **params: Any) -> Judged:
     return Judged(action=make_action(kind, target, **params), verdict=verdict, reasons=[f"{kind} fine"])
 
 
@@ -127,12 +129,12 @@ MUTATIONS: dict[str, Callable[..., tuple[Rows, int]]] = {"edit": edit, "delete":
 def all_mutations(n: int) -> Iterator[tuple[str, Callable[[Rows], tuple[Rows, int]]]]:
     for k in range(1, n + 1):
         for col in range(1, len(COLUMNS) + 1):  # every column but seq, the stored hash included
-            yield f"edit {k}.{(*COLUMNS, 'hash')[col]}", lambda r, k=k, col=col: edit(r, k, col)
-        yield f"delete {k}", lambda r, k=k: delete(r, k)
+            yield f"edit {k}.{(*COLUMNS, 'hash')[col]}", partial(edit, k=k, col=col)
+        yield f"delete {k}", partial(delete, k=k)
         for smart in (False, True):
-            yield f"insert {k} smart={smart}", lambda r, k=k, s=smart: insert(r, k, s)
+            yield f"insert {k} smart={smart}", partial(insert, k=k, smart=smart)
         for j in range(k + 1, n + 1):
-            yield f"swap {k}<->{j}", lambda r, k=k, j=j: swap(r, k, j)
+            yield f"swap {k}<->{j}", partial(swap, i=k, j=j)
     yield f"insert {n + 1} (naive, at the end)", lambda r: insert(r, n + 1, False)
 
 

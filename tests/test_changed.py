@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from llmosd.contract import Disk, Gpu, GpuProcess, Host, Job, Service, Snapshot, XidEvent
 from llmosd.policy import load_policy
@@ -29,7 +30,7 @@ def test_nothing_changed_means_no_decision() -> None:
 
 def test_each_kind_of_change_is_named() -> None:
     prev = snap()
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "xid 79 on gpu:0": {"gpus": [Gpu(index=0, util_percent=90, xid_events=[XidEvent(xid=79, at=NOW)])]},
         "error on gpu:0": {"gpus": [Gpu(index=0, error="GPU is lost")]},
         "throttle hw_thermal_slowdown on gpu:0": {

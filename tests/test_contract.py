@@ -27,7 +27,8 @@ def test_minimal_scenario_and_unknown_fields_ignored() -> None:
 
 def test_naive_times_read_as_utc() -> None:
     s = parse_snapshot({**MINIMAL, "now": "2026-11-20T14:03:00"})
-    assert s.now.utcoffset() is not None and s.now.utcoffset().total_seconds() == 0
+    offset = s.now.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def audit(tmp_path: Path) -> Iterator[AuditLog]:
     log.close()
 
 
-def allow(kind: str, target: str, **params: float) -> Judged:
+def allow(kind: str, target: str, **params: Any) -> Judged:
     return Judged(action=make_action(kind, target, **params), verdict="allow", reasons=["test"])
 
 

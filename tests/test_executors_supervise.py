@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,19 @@ def test_sigkilled_service_restarts_with_backoff_then_gives_up(tmp_path: Path, a
     try:
         first = pid_of(sup)
         pids, delays = [], []
+
+        def said(n: int) -> bool:  # it is up and has written its n+1-th line
+            return len(sup.services()[0].journal_tail) > n
+
+        def replaced(pid: int) -> bool:
+            return sup.is_active("app.service") and pid_of(sup) != pid
+
         for n in range(2):
-            until(lambda n=n: len(sup.services()[0].journal_tail) > n)  # it is up and said so
+            until(partial(said, n))
             pid = pid_of(sup)
             pids.append(pid)
             os.kill(pid, signal.SIGKILL)
-            delays.append(until(lambda p=pid: sup.is_active("app.service") and pid_of(sup) != p, sup.tick))
+            delays.append(until(partial(replaced, pid), sup.tick))
         # Back-off doubles: 0.3 s, then 0.6 s (a busy machine only adds to these).
         assert delays[0] >= 0.3 and delays[1] >= 0.6 and delays[0] < 3, delays
         assert sup.services()[0].restarts_10m == 2

@@ -50,7 +50,7 @@ def kmsg_file(tmp_path: Path, *lines: str) -> Path:
     return p
 
 
-def until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+def until(cond, timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < end, "condition not met in time"

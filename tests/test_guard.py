@@ -210,7 +210,8 @@ def test_cleanup_only_under_disposable_paths() -> None:
 
 def test_cleanup_resolves_symlinks_out_of_disposable(tmp_path: Path) -> None:
     cache, home = tmp_path / "cache", tmp_path / "home"
-    cache.mkdir(), home.mkdir()
+    cache.mkdir()
+    home.mkdir()
     (cache / "old").mkdir()
     (cache / "escape").symlink_to(home)
     policy = POLICY.model_copy(update={"disks": POLICY.disks.model_copy(update={"disposable": [str(cache)]})})

@@ -39,11 +39,13 @@ class Described:
     def __getattr__(self, name: str) -> Any:
         return getattr(psutil, name)
 
-    def disk_partitions(self, all: bool = False) -> list[Part]:
+    def disk_partitions(self, all: bool = False) -> list[Any]:
         return self.parts if self.parts is not None else psutil.disk_partitions(all)
 
-    def net_io_counters(self, pernic: bool = False) -> dict[str, Nic]:
-        return self.nics if self.nics is not None else psutil.net_io_counters(pernic=pernic)
+    def net_io_counters(self, pernic: bool = False) -> Any:
+        if self.nics is not None:
+            return self.nics
+        return psutil.net_io_counters(pernic=True) if pernic else psutil.net_io_counters()
 
 
 def test_real_readings_are_plausible() -> None:

@@ -208,7 +208,7 @@ def test_ask_over_the_socket_with_the_model(labeler: nl.Labeler, tmp_path: Path,
     d = Path(tempfile.mkdtemp(prefix="llmosd-nl-"))
     backend = LocalBackend(tmp_path)
     try:
-        with Server(d / "s.sock", backend, parse=lambda text, now: nl.parse(text, now, labeler)) as srv:  # type: ignore[arg-type]
+        with Server(d / "s.sock", backend, parse=lambda text, now: nl.parse(text, now, labeler)) as srv:
             assert ctl_main(["--socket", str(srv.path), "ask", "--yes", "take gpu 1 out of rotation"]) == 0
             assert "gpu.drain gpu:1: allow" in capsys.readouterr().out
             assert ctl_main(["--socket", str(srv.path), "ask", "write me a limerick about cooling fans"]) == 1

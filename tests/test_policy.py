@@ -12,7 +12,7 @@ from llmosd.errors import ConfigError
 from llmosd.policy import POLICY_DIR, PolicyHolder, load_policy
 
 
-def write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+def write(tmp_path: Path, mutate) -> Path:
     data = yaml.safe_load((POLICY_DIR / "default.yaml").read_text())
     mutate(data)
     p = tmp_path / "site.yaml"
@@ -49,7 +49,7 @@ def test_default_policy_expresses_the_contract() -> None:
         (lambda d: d.update(allowed_kinds=["noop", "format.disk"]), "unknown action kinds"),
     ],
 )
-def test_typos_are_refused_with_file_key_and_reason(tmp_path: Path, mutate, where: str) -> None:  # type: ignore[no-untyped-def]
+def test_typos_are_refused_with_file_key_and_reason(tmp_path: Path, mutate, where: str) -> None:
     p = write(tmp_path, mutate)
     with pytest.raises(ConfigError) as e:
         load_policy(p)

@@ -35,7 +35,8 @@ def test_each_op_decodes_to_its_model() -> None:
     assert isinstance(req(op="status"), StatusReq)
     assert req(op="gpus", target="gpu:0") == ListReq(op="gpus", target="gpu:0")
     audit = req(op="audit", query={"kind": "gpu", "since": "2026-11-20T00:00:00Z", "limit": 5})
-    assert isinstance(audit, AuditReq) and audit.query.limit == 5 and audit.query.since.tzinfo is not None
+    assert isinstance(audit, AuditReq) and audit.query.limit == 5
+    assert audit.query.since is not None and audit.query.since.tzinfo is not None
     assert req(op="autonomy", mode="observe", until=None) == AutonomyReq(op="autonomy", mode="observe")
     cmd = req(op="command", command={"intent": "act", "action": {"kind": "gpu.drain", "target": "gpu:3"}})
     assert isinstance(cmd, CommandReq) and cmd.command.action.target == "gpu:3"  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,7 @@ from llmosd.protocol import MAX_REQUEST, RequestError, Role
 from llmosd.server import Server, group_roles
 
 NOBODY = 65534
-CHANGES = [
+CHANGES: list[dict[str, Any]] = [
     {"op": "autonomy", "mode": "observe"},
     {"op": "approve", "id": "1"},
     {"op": "deny", "id": "1"},
@@ -32,7 +33,7 @@ CHANGES = [
     {"op": "submit", "job": {"argv": ["python", "train.py"]}},
     {"op": "cancel", "job": "j-40"},
 ]
-QUERIES = [
+QUERIES: list[dict[str, Any]] = [
     {"op": "status"},
     {"op": "gpus", "target": "gpu:0"},
     {"op": "jobs"},

@@ -44,7 +44,7 @@ def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJu
     got = cases()
     rules = RegexJudge()
     classes = list(POLICY.fault_classes)
-    right = Counter()
+    right: Counter[str] = Counter()
     engine_miss = []
     for c in got:
         lines, context, want = c["lines"], c["context"], c["class"]
