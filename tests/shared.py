@@ -6,8 +6,10 @@ shared case is skipped there, saying which path it looked for.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,14 @@ def need(path: Path) -> Path:
     return path
 
 
-def matches(got: dict[str, Any], want: dict[str, Any]) -> bool:
-    """The shared scorer's own rule for whether a parsed command meets a case's expectation."""
-    sys.path.insert(0, str(need(TOOLS / "score.py").parent))
+@functools.cache
+def _scorer_matches() -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    sys.path.insert(0, str(need(TOOLS / "score.py").parent))  # once, not per case
     from score import matches as scorer_matches
 
-    return bool(scorer_matches(got, want))
+    return scorer_matches
+
+
+def matches(got: dict[str, Any], want: dict[str, Any]) -> bool:
+    """The shared scorer's own rule for whether a parsed command meets a case's expectation."""
+    return bool(_scorer_matches()(got, want))
