@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from datetime import UTC, datetime
@@ -30,11 +31,10 @@ from llmosd.nl_corpus import corpus, normal
 from llmosd.nl_model import ADAPTER, PROMPT, encode, label_token_ids
 
 _REPO = Path(__file__).resolve().parents[1]
+# The team's shared cases: beside the checkout, or where LLMOSD_SHARED says (as for the tests).
+_SHARED = Path(os.environ.get("LLMOSD_SHARED") or _REPO.parent / "shared")
 # Evaluation texts: read only so that the corpus never contains one of them.
-EVAL_SETS = [
-    _REPO / "tests" / "data" / "nl_phrasings.jsonl",
-    _REPO.parent / "shared" / "commands" / "dev.jsonl",
-]
+EVAL_SETS = [_REPO / "tests" / "data" / "nl_phrasings.jsonl", _SHARED / "commands" / "dev.jsonl"]
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 _NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
