@@ -145,8 +145,8 @@ def main() -> None:
         print(header)
         for n in sizes:
             gpus = fleet(n, util=90, mem_used_mib=60000)
-            for i, g in enumerate(gpus):
-                g.procs, g.gprocs = [(helpers[2 * i].pid, 30000)], [(helpers[2 * i + 1].pid, 200)]
+            for i, fake in enumerate(gpus):
+                fake.procs, fake.gprocs = [(helpers[2 * i].pid, 30000)], [(helpers[2 * i + 1].pid, 200)]
             stub.set(gpus)
             compare(f"GPU collector, {n} GPUs", nv, n, args.ticks)
         host = HostCollector()
