@@ -6,7 +6,9 @@ Loads run in child processes (a fresh interpreter each, as the daemon
 starts): "cold" converts the GGUF into an empty cache dir, "cached" reads the
 converted safetensors; each child reports its own wall time and peak RSS.
 Then, in this process: the text judgement (`classify`) on generated log tails
-(a fixed seed, never the held-out test set), `rank` with two options, and a
+(a fixed seed) and, timed only, on the hand-written journal and job tails of
+tests/data/heldout_logs.jsonl (longer: most fill the prompt's log budget),
+`rank` with two options, and a
 whole decision (`decide`) on every scenario file, each as p50/p95 against
 the rules engine (RegexJudge) on the same inputs.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,9 +39,11 @@ print(json.dumps({"seconds": judge_s, "in_loader": loaded.seconds, "converted": 
 """
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("LLMOSD_SHARED") or ROOT.parent / "shared")
 SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.json")) + sorted(
-    (ROOT.parent / "shared" / "scenarios" / "dev").glob("*.json")
+    (SHARED / "scenarios" / "dev").glob("*.json")
 )
+HELDOUT = ROOT / "tests" / "data" / "heldout_logs.jsonl"
 
 
 def child_load(cache: str) -> dict[str, float]:
@@ -133,6 +138,11 @@ def main() -> int:
     rx_c = timed(lambda e: rules.classify(e.lines, policy, e.context), logs)
     tokens = [judge.read(e.lines, list(policy.fault_classes), e.context).tokens for e in logs[:20]]
     print(line("text judgement (classify)", llm_c, rx_c) + f"   prompt ~{statistics.mean(tokens):.0f} tokens")
+    held = [json.loads(t) for t in HELDOUT.read_text().splitlines() if t.strip()]
+    llm_h = timed(lambda c: judge.classify(c["lines"], policy, c["context"]), held)
+    tokens = [judge.read(c["lines"], list(policy.fault_classes), c["context"]).tokens for c in held[:40]]
+    mean = statistics.mean(tokens)
+    print(line(f"classify, {len(held)} written tails", llm_h) + f"   prompt ~{mean:.0f} tokens")
     opts = ["a passing fault that a fresh start fixes",
             "the new release is broken and the previous one worked"]  # fmt: skip
     ranked = timed(lambda e: judge.rank(e.lines, opts), logs[: a.calls // 2])
