@@ -126,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune the LLM engine's adapter on generated log tails (minutes)")
     p.add_argument("--out", help="adapter file to write (default: the packaged one)")
-    p.add_argument("--examples", type=int, help="generated log tails (default 3400)")
+    p.add_argument("--examples", type=int, help="generated log tails (default 4000)")
     p.add_argument("--seed", type=int, help="corpus and training seed (default 1)")
-    p.add_argument("--minutes", type=float, help="stop training after this much wall time (default 40)")
+    p.add_argument("--minutes", type=float, help="stop training after this much wall time (default 44)")
     p.add_argument("--holdout", type=float, help="share of cause templates kept out to measure on (0.2)")
     p.add_argument(
         "--from-audit",

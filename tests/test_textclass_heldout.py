@@ -21,7 +21,7 @@ from llmosd.policy import load_policy
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_logs.jsonl"
 POLICY = load_policy("default")
-FLOOR = 0.91  # measured 0.922 with the committed adapter (the aim is 0.95: not reached yet)
+FLOOR = 0.92  # measured 0.930 with the committed adapter (the aim is 0.95: not reached yet)
 
 
 def cases() -> list[dict]:

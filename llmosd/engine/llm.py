@@ -1,7 +1,8 @@
 """The LLM engine's text judge: a local causal LM reads log tails (CONTRACT §5, fault classes).
 
-`classify` runs ONE forward pass over a short prompt (prompt.py; its fixed
-head's KV cache is computed once and reused, a sixth of the pass) and reads,
+`classify` runs ONE forward pass over a short prompt (prompt.py; the KV cache
+of its fixed head, the class list included, is computed once and reused, so a
+call computes the log and six more tokens) and reads,
 at its last token, the logits of each class's label word; their softmax is
 the confidence. The same pass gives the label logits at the end of every log
 line, and the line where the chosen class gained most is quoted as the
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from llmosd.engine.model import Loaded, load_model, merge_lora
-from llmosd.engine.prompt import TAIL, classify_prompt, keep, label_words, rank_prefix
+from llmosd.engine.prompt import SIGNATURE, TAIL, classify_prompt, keep, label_words, rank_prefix
 from llmosd.engine.textclass import Classified, RegexJudge, clip
 from llmosd.errors import ModelError
 from llmosd.policy import Policy
@@ -220,7 +221,7 @@ def label_token_ids(tok: Any, classes: Sequence[str], model_name: str = "the mod
 
     Tokenizers differ in how they join a word to what precedes it, so the
     token is read off the whole tail, not off the word alone."""
-    end = TAIL.rsplit("\n", 1)[-1].format(labels=", ".join(label_words(classes)))
+    end = TAIL.rsplit("\n", 1)[-1]
     base = tok.encode(end, add_special_tokens=False)
     ids = []
     for word in label_words(classes):
@@ -246,15 +247,15 @@ def load_judge(
     without it); None runs the model as it is; a path merges that adapter.
     Raises ModelError when the model or a needed adapter is missing or corrupt.
     """
-    loaded = load_model(model, device=device)
     path = ADAPTER if adapter == "default" else Path(adapter) if adapter else None
     used = ""
     if path is not None and not path.is_file():
         if adapter != "default" or model is None:
             raise ModelError(f"{path}: the adapter is missing; train it with `llmosd train`")
         path = None  # another model: its own reading, no adapter
+    meta = _adapter_meta(path) if path is not None else {}  # a bad adapter fails before the load
+    loaded = load_model(model, device=device)
     if path is not None:
-        meta = _adapter_meta(path)
         if adapter == "default" and meta.get("base_sha") != loaded.sha:
             if model is None:
                 raise ModelError(f"{path}: the adapter was trained for another model than the embedded one")
@@ -275,4 +276,7 @@ def _adapter_meta(path: Path) -> dict[str, str]:
         raise ModelError(f"{path}: cannot read the adapter: {type(e).__name__}: {e}") from None
     if "labels" in meta and json.loads(meta["labels"]) != label_words(json.loads(meta.get("classes", "[]"))):
         raise ModelError(f"{path}: the adapter was trained on other label words than this version's")
+    if meta.get("prompt", SIGNATURE) != SIGNATURE:
+        raise ModelError(f"{path}: the adapter was trained on other prompts than this version's; "
+                         "train it again with `llmosd train`")  # fmt: skip
     return meta

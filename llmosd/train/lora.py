@@ -1,6 +1,6 @@
 """Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails.
 
-    llmosd train [--examples 3400] [--holdout 0.2] [--seed 1] [--minutes 40] [--from-audit AUDIT.db ...]
+    llmosd train [--examples 4000] [--holdout 0.2] [--seed 1] [--minutes 44] [--from-audit AUDIT.db ...]
 
 The prompts are exactly the judge's (engine/prompt.py). The loss is the
 cross-entropy of the class label words at the prompt's last token (what
@@ -25,7 +25,7 @@ from typing import Any
 
 from llmosd.engine.llm import ADAPTER, label_token_ids
 from llmosd.engine.model import load_model
-from llmosd.engine.prompt import HEAD, TAIL, classify_prompt, keep, label_words
+from llmosd.engine.prompt import SIGNATURE, classify_prompt, keep, label_words
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -227,7 +227,7 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
     meta = {
         "r": str(r), "alpha": str(alpha), "split": str(split), "base_sha": t.loaded.sha,
         "base": t.loaded.name, "classes": json.dumps(CLASSES), "labels": json.dumps(label_words(CLASSES)),
-        "prompt": HEAD + "…" + TAIL, "seed": str(seed), "examples": str(len(corpus)), "steps": str(steps),
+        "prompt": SIGNATURE, "seed": str(seed), "examples": str(len(corpus)), "steps": str(steps),
         "holdout": str(holdout), "compose": str(compose), "dev_accuracy": f"{acc:.4f}",
         "minutes": f"{(time.monotonic() - started) / 60:.1f}",
     }  # fmt: skip
@@ -237,8 +237,8 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
     return meta
 
 
-DEFAULTS = {"examples": 3400, "seed": 1, "holdout": 0.2, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
-            "batch": 24, "epochs": 2, "aux": 0.3, "compose": 0.3, "minutes": 40.0}  # fmt: skip
+DEFAULTS = {"examples": 4000, "seed": 1, "holdout": 0.2, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
+            "batch": 24, "epochs": 2, "aux": 0.3, "compose": 0.3, "minutes": 44.0}  # fmt: skip
 
 
 def run(
