@@ -191,7 +191,9 @@ class LlmJudge:
         out = []
         with self._lock, torch.inference_mode(), self._after_head(ids, head) as (cache, n):
             rest = torch.tensor([ids[n:]], device=device)
-            first = self.lm(input_ids=rest, past_key_values=cache, use_cache=True)
+            # Only the last position's next-token logits are read: the vocabulary projection of
+            # every other prompt token would be a fifth of the pass, thrown away.
+            first = self.lm(input_ids=rest, past_key_values=cache, use_cache=True, logits_to_keep=1)
             cache, last = first.past_key_values, torch.log_softmax(first.logits[0, -1].float(), -1)
             for option in options:
                 opt = self.tok.encode(" " + option.strip(), add_special_tokens=False)
