@@ -13,7 +13,7 @@ from test_scenarios import check  # the scorer's matching rules
 from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.engine.llm import ADAPTER, LlmJudge, load_judge
-from llmosd.engine.model import load_model, merge_lora
+from llmosd.engine.model import load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
 from llmosd.engine.textclass import RegexJudge, clip, to_reader
 from llmosd.errors import ModelError
@@ -203,6 +203,34 @@ def test_an_adapter_trained_on_other_prompts_is_refused(tmp_path: Path) -> None:
     save_file({"x.lora_A": torch.zeros(1, 1)}, str(old), metadata={"prompt": "Cause (a, b):"})
     with pytest.raises(ModelError, match=r"old\.safetensors: .*other prompts.*llmosd train"):
         load_judge(adapter=str(old))
+
+
+def test_int8_swaps_the_input_projections_keeps_down_proj_and_barely_moves_the_output() -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
+    lm = LlamaForCausalLM(cfg).eval()
+    ids = torch.randint(0, 64, (1, 24))
+    with torch.inference_mode():
+        before = lm(input_ids=ids).logits
+    assert quantize_int8(lm) == 2 * 6
+    attn, mlp = lm.model.layers[0].self_attn, lm.model.layers[0].mlp
+    assert attn.q_proj.weight().dtype == mlp.up_proj.weight().dtype == torch.qint8
+    assert isinstance(mlp.down_proj, torch.nn.Linear) and mlp.down_proj.weight.dtype == torch.float32
+    with torch.inference_mode():
+        after = lm(input_ids=ids).logits
+    assert 0 < float((after - before).abs().max()) < 0.05 * float(before.abs().max())
+
+
+@pytest.mark.model
+def test_the_cpu_judge_runs_int8_and_names_it(judge: LlmJudge) -> None:
+    assert judge.model_name.endswith("+judge_lora+int8")  # what the audit log records
+    import torch
+
+    assert judge.lm.get_decoder().layers[0].mlp.up_proj.weight().dtype == torch.qint8
 
 
 @pytest.mark.model

@@ -46,14 +46,16 @@ def decide(
     )
 
 
-def load_engine(engine: Engine, model: str | None = None, device: str = "cpu") -> TextJudge | None:
+def load_engine(
+    engine: Engine, model: str | None = None, device: str = "cpu", int8: bool = True
+) -> TextJudge | None:
     """The judge for `engine`; None means rules. A model that cannot load falls back to rules, loudly."""
     if engine == "rules":
         return None
     from llmosd.engine.llm import load_judge
 
     try:
-        return load_judge(model=model, device=device)
+        return load_judge(model=model, device=device, int8=int8)
     except ModelError as e:
         log.warning("model unavailable, the rules engine decides: %s", e)
         return None

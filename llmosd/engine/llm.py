@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmosd.engine.model import Loaded, load_model, merge_lora
+from llmosd.engine.model import Loaded, load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import SIGNATURE, TAIL, classify_prompt, keep, label_words, rank_prefix
 from llmosd.engine.textclass import Classified, RegexJudge, clip
 from llmosd.errors import ModelError
@@ -65,9 +65,11 @@ class LlmJudge:
 
     name = "llm"
 
-    def __init__(self, loaded: Loaded, budget_ms: float | None = BUDGET_MS, adapter: str = ""):
+    def __init__(
+        self, loaded: Loaded, budget_ms: float | None = BUDGET_MS, adapter: str = "", int8: bool = False
+    ):
         self.lm, self.tok = loaded.model, loaded.tok
-        self.model_name = loaded.name + (f"+{adapter}" if adapter else "")
+        self.model_name = loaded.name + (f"+{adapter}" if adapter else "") + ("+int8" if int8 else "")
         self.budget_ms = budget_ms
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time on this model
@@ -241,8 +243,10 @@ def load_judge(
     device: str = "cpu",
     adapter: str | None = "default",
     budget_ms: float | None = BUDGET_MS,
+    int8: bool = True,
 ) -> LlmJudge:
-    """Load the model (None: the embedded one) and its adapter.
+    """Load the model (None: the embedded one) and its adapter; on a CPU, with `int8`, most of
+    its matrix multiplies then run in int8 (model.quantize_int8).
 
     `adapter`: "default" merges the committed adapter when it was trained for
     this model (and insists on it for the embedded model, which is near chance
@@ -265,7 +269,9 @@ def load_judge(
         else:
             merge_lora(loaded.model, path)
             used = path.stem
-    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used)
+    # After the merge: the adapter's deltas are added in fp32, then quantized with the weights.
+    swapped = quantize_int8(loaded.model) if int8 and loaded.device == "cpu" else 0
+    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0)
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:

@@ -8,11 +8,13 @@ cache dir, keyed by the file's SHA-256; later loads read that folder (~4 s).
 Any other local model works too: a GGUF file or a Hugging Face folder.
 Nothing here reaches a hub.
 
-CPU is the default so the policy model never takes GPU memory from jobs.
+CPU is the default so the policy model never takes GPU memory from jobs. There,
+most of its matrix multiplies run in int8 (`quantize_int8`).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.util
 import json
@@ -21,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,11 @@ from llmosd.errors import ModelError
 
 log = logging.getLogger(__name__)
 EMBEDDED = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The projections quantize_int8 swaps, by their names in the Llama family (SmolLM2, Qwen, Mistral
+# and Llama share them). The MLP's output projection (down_proj) stays fp32: a few of its input
+# channels carry activations hundreds of times the rest, which one int8 scale per call flattens.
+# Measured on the 244 held-out tails: with it int8 too the engine fell from 0.930 to 0.902.
+INT8_PROJECTIONS = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"})
 
 
 @dataclass
@@ -206,3 +214,34 @@ def merge_lora(model: Any, path: Path) -> dict[str, str]:
                                  f"{tuple(target.weight.shape)}")  # fmt: skip
             target.weight += delta.to(device=target.weight.device, dtype=target.weight.dtype)
     return meta
+
+
+def quantize_int8(model: Any) -> int:
+    """Swap the decoder's INT8_PROJECTIONS, in place, for dynamic int8 ones: weights int8 per
+    output channel, each call's input quantized on the fly. CPU only; returns how many were swapped
+    (0 when this torch or CPU has no int8 engine, or the model names its projections otherwise).
+
+    torch.ao's dynamic quantization is deprecated in torch 2.13 but still shipped, and it is the
+    CPU int8 path that is fast here: torchao's replacement ran 20x slower than fp32 on this CPU.
+    """
+    import torch
+
+    quantize = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
+    if quantize is None or torch.backends.quantized.engine == "none":
+        log.warning("this torch has no int8 engine for this CPU; the model runs in fp32")
+        return 0
+    names = [n for n, m in model.named_modules()
+             if isinstance(m, torch.nn.Linear) and n.rsplit(".", 1)[-1] in INT8_PROJECTIONS]  # fmt: skip
+    if names:
+        spec = dict.fromkeys(names, torch.ao.quantization.per_channel_dynamic_qconfig)
+        with warnings.catch_warnings():  # its deprecation notices, once per module, say the above
+            warnings.simplefilter("ignore")
+            quantize(model, spec, inplace=True)
+        # The weights were read from a memory-mapped file, and while any tensor still views the
+        # map, every page of it the quantizer read stays resident (~400 MB for the embedded
+        # model). Copying the weights left in fp32 out of it lets the map go.
+        with torch.no_grad():
+            for p in model.parameters():
+                p.data = p.data.clone()
+        gc.collect()  # the swapped-out modules sit in reference cycles, holding the map
+    return len(names)
