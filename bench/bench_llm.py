@@ -1,4 +1,4 @@
-"""LLM engine speed: model load (cold GGUF, cached), peak RSS, and per-call latency.
+"""LLM engine speed: judge load (cold GGUF, cached), peak RSS, and per-call latency.
 
     python bench/bench_llm.py [--calls 100] [--threads 2] [--skip-cold]
 
@@ -8,7 +8,7 @@ converted safetensors; each child reports its own wall time and peak RSS.
 Then, in this process: the text judgement (`classify`) on generated log tails
 (a fixed seed) and, timed only, on the hand-written journal and job tails of
 tests/data/heldout_logs.jsonl (longer: most fill the prompt's log budget),
-`rank` with two options, and a
+`rank` with two options, int8 against fp32 on the written tails, and a
 whole decision (`decide`) on every scenario file, each as p50/p95 against
 the rules engine (RegexJudge) on the same inputs.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 CHILD = """
-import json, resource, sys, time
+import json, resource, time
 t = time.perf_counter()
 from llmosd.engine.llm import load_judge
-from llmosd.engine.model import load_model
-loaded = load_model(cache=__import__("pathlib").Path(sys.argv[1]) if sys.argv[1] != "-" else None)
-judge_s = time.perf_counter() - t
-print(json.dumps({"seconds": judge_s, "in_loader": loaded.seconds, "converted": loaded.converted,
+judge = load_judge(budget_ms=None)
+print(json.dumps({"seconds": time.perf_counter() - t, "in_loader": judge.loaded.seconds,
+                  "converted": judge.loaded.converted,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -45,8 +45,11 @@ SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.json")) + sorted(SHARE
 HELDOUT = ROOT / "tests" / "data" / "heldout_logs.jsonl"
 
 
-def child_load(cache: str) -> dict[str, float]:
-    p = subprocess.run([sys.executable, "-c", CHILD, cache], capture_output=True, text=True, cwd=ROOT)
+def child_load(cache: str | None) -> dict[str, float]:
+    """The judge as the daemon loads it (model, adapter, int8), in a fresh interpreter;
+    `cache`: a model cache dir to use instead of the user's."""
+    env = {**os.environ, **({"LLMOSD_CACHE_DIR": cache} if cache else {})}
+    p = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, cwd=ROOT, env=env)
     if p.returncode:
         sys.exit(f"load failed: {p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -73,9 +76,19 @@ def timed(fn: Callable[[Any], object], items: list[Any]) -> list[float]:
     return out
 
 
+def interleaved(items: list[Any], variants: dict[str, Callable[[Any], object]]) -> dict[str, list[float]]:
+    """Each variant timed on each item, their order alternating per item, so that a busy
+    machine weighs on all alike."""
+    ms: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for i, it in enumerate(items):
+        for name in names if i % 2 else names[::-1]:
+            ms[name] += timed(variants[name], [it])
+    return ms
+
+
 def head_cache_ab(items: list[Any], call: Callable[[Any], object]) -> None:
-    """The same judge with and without its prompt-head KV cache, calls interleaved so that
-    a busy machine weighs on both alike."""
+    """The same judge with and without its prompt-head KV cache."""
     import contextlib
 
     from llmosd.engine.llm import LlmJudge
@@ -85,17 +98,37 @@ def head_cache_ab(items: list[Any], call: Callable[[Any], object]) -> None:
         yield None, 0
 
     cached = LlmJudge._after_head
-    ms: dict[bool, list[float]] = {True: [], False: []}
+
+    def using(way: Any) -> Callable[[Any], object]:
+        def run(it: Any) -> object:
+            LlmJudge._after_head = way  # type: ignore[method-assign]
+            return call(it)
+
+        return run
+
     try:
-        for i, it in enumerate(items):
-            for use in (True, False) if i % 2 else (False, True):
-                LlmJudge._after_head = cached if use else whole_pass  # type: ignore[method-assign]
-                ms[use] += timed(call, [it])
+        ms = interleaved(items, {"cache": using(cached), "whole": using(whole_pass)})
     finally:
         LlmJudge._after_head = cached  # type: ignore[method-assign]
-    ratio = pct(ms[True], 0.5) / pct(ms[False], 0.5)
-    print(line("classify, head cache", ms[True]) + f"   (x{ratio:.2f} of the whole pass)")
-    print(line("classify, whole pass", ms[False]))
+    ratio = pct(ms["cache"], 0.5) / pct(ms["whole"], 0.5)
+    print(line("classify, head cache", ms["cache"]) + f"   (x{ratio:.2f} of the whole pass)")
+    print(line("classify, whole pass", ms["whole"]))
+
+
+def int8_ab(int8: Any, fp32: Any, held: list[dict[str, Any]], classes: list[str]) -> None:
+    """The shipped int8 judge against the same model in fp32, on the written tails: latency
+    and how often the two read the same class."""
+    same = 0
+
+    def read(judge: Any) -> Callable[[Any], object]:
+        return lambda c: judge.read(c["lines"], classes, c["context"])
+
+    ms = interleaved(held, {"int8": read(int8), "fp32": read(fp32)})
+    for c in held:
+        same += read(int8)(c).best == read(fp32)(c).best  # type: ignore[attr-defined]
+    ratio = pct(ms["int8"], 0.5) / pct(ms["fp32"], 0.5)
+    print(line("read, written tails, int8", ms["int8"]) + f"   (x{ratio:.2f} of fp32)")
+    print(line("read, written tails, fp32", ms["fp32"]) + f"   same class {same}/{len(held)}")
 
 
 def main() -> int:
@@ -114,8 +147,8 @@ def main() -> int:
             cold = child_load(tmp)
         rss = cold["peak_rss_mib"]
         print(f"load, cold GGUF (converts):  {cold['seconds']:.1f} s, peak RSS {rss:.0f} MiB")
-    child_load("-")  # make sure the user's cache holds the conversion
-    warm = child_load("-")
+    child_load(None)  # make sure the user's cache holds the conversion
+    warm = child_load(None)
     print(f"load, cached safetensors:    {warm['seconds']:.1f} s, peak RSS {warm['peak_rss_mib']:.0f} MiB "
           f"(model {warm['in_loader']:.1f} s)")  # fmt: skip
 
@@ -128,7 +161,7 @@ def main() -> int:
 
     t = time.perf_counter()
     judge = load_judge(budget_ms=None)
-    print(f"load_judge in this process: {time.perf_counter() - t:.1f} s (model + adapter merge)")
+    print(f"load_judge in this process: {time.perf_counter() - t:.1f} s (model, adapter merge, int8)")
     policy, rules = load_policy("default"), RegexJudge()
     logs = generate(a.calls, seed=12345)
     judge.classify(logs[0].lines, policy, logs[0].context)  # first call pays one-off allocations
@@ -147,6 +180,7 @@ def main() -> int:
     ranked = timed(lambda e: judge.rank(e.lines, opts), logs[: a.calls // 2])
     print(line("tie ranking (rank, 2 opts)", ranked))
     head_cache_ab(logs[: a.calls // 2], lambda e: judge.classify(e.lines, policy, e.context))
+    int8_ab(judge, load_judge(budget_ms=None, int8=False), held[: a.calls], list(policy.fault_classes))
     snaps = [load_snapshot(p) for p in SCENARIOS]
     pols = {s.policy: load_policy(s.policy) for s in snaps}
     llm_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), snaps * 2)
