@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import time
 from datetime import UTC, datetime
@@ -25,16 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from llmosd import nl
+from llmosd.checkout import REPO, shared_root
 from llmosd.contract import command_wire
 from llmosd.engine.model import load_model
 from llmosd.nl_corpus import corpus, normal
 from llmosd.nl_model import ADAPTER, PROMPT, encode, label_token_ids
 
-_REPO = Path(__file__).resolve().parents[1]
-# The team's shared cases: beside the checkout, or where LLMOSD_SHARED says (as for the tests).
-_SHARED = Path(os.environ.get("LLMOSD_SHARED") or _REPO.parent / "shared")
 # Evaluation texts: read only so that the corpus never contains one of them.
-EVAL_SETS = [_REPO / "tests" / "data" / "nl_phrasings.jsonl", _SHARED / "commands" / "dev.jsonl"]
+EVAL_SETS = [REPO / "tests" / "data" / "nl_phrasings.jsonl", shared_root() / "commands" / "dev.jsonl"]
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 _NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 

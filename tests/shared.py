@@ -7,7 +7,6 @@ shared case is skipped there, saying which path it looked for.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(os.environ.get("LLMOSD_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+from llmosd.checkout import shared_root
+
+ROOT = shared_root()
 SCENARIOS = ROOT / "scenarios" / "dev"
 COMMANDS = ROOT / "commands" / "dev.jsonl"
 TOOLS = ROOT / "tools"
