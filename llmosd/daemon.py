@@ -155,9 +155,10 @@ class Daemon:
     def _decide(self, snap: Snapshot, why: list[str]) -> Decision:
         policy = self.policies.policy
         d = decide(snap, policy, judge=self.judge, history=snap.history, mode=self.executors.mode)
-        ctx = Context(
-            actor=d.engine, snapshot_hash=snapshot_hash(snap), model=self.cfg.model, rationale=d.rationale
-        )
+        # The model as it ran (file, hash, adapter, int8), not the config's path, which says
+        # nothing of the embedded model and would not change when the file behind it did.
+        model = self.judge.model_name if self.judge is not None and d.engine == "llm" else None
+        ctx = Context(actor=d.engine, snapshot_hash=snapshot_hash(snap), model=model, rationale=d.rationale)
         self.store.snapshot(snap)
         self.store.decision(datetime.now(UTC), d)  # when it was decided, not when sampled
         self.decisions += 1

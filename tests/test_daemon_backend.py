@@ -71,3 +71,19 @@ def test_observe_mode_stops_changes(daemon: Daemon) -> None:
     assert 1 not in daemon.executors.drained
     with pytest.raises(RequestError):
         b.submit(None, ALICE)  # type: ignore[arg-type]
+
+
+@pytest.mark.model
+def test_an_llm_decision_is_audited_with_the_model_that_ran(tmp_path: Path, judge: object) -> None:
+    cfg = load_config(None, state_dir=str(tmp_path), simulate=str(DEMO), socket=str(tmp_path / "s.sock"),
+                      engine="rules", decide_every_min=1e-6)  # fmt: skip
+    d = Daemon(cfg)
+    try:
+        d.judge = judge  # type: ignore[assignment]  # the session's model, not a second load
+        d.on_worker(d.tick)
+        recs = DaemonBackend(d).audit(AuditQuery(record="decision"))
+    finally:
+        d.close()
+    by_llm = [r for r in recs if r["actor"] == "llm"]
+    assert by_llm and {r["model"] for r in by_llm} == {judge.model_name}  # type: ignore[attr-defined]
+    assert judge.model_name.startswith("SmolLM2-135M-Instruct")  # type: ignore[attr-defined]

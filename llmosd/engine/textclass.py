@@ -48,6 +48,7 @@ class Classified:
 
 class TextJudge(Protocol):
     name: str
+    model_name: str  # what the audit records as the model behind a decision ("" for none)
 
     def classify(self, lines: list[str], policy: Policy, context: str) -> Classified:
         """Classify `lines` (oldest first) into one of `policy.fault_classes`.
@@ -79,6 +80,7 @@ class RegexJudge:
     """The baseline reader: the policy's regexes, first class in policy order wins."""
 
     name = "rules"
+    model_name = ""
 
     def classify(self, lines: list[str], policy: Policy, context: str) -> Classified:
         text = clip(lines)
