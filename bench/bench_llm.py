@@ -4,7 +4,7 @@
 
 Loads run in child processes (a fresh interpreter each, as the daemon
 starts): "cold" converts the GGUF into an empty cache dir, "cached" reads the
-converted safetensors; each child reports its own wall time and peak RSS.
+converted safetensors; each child reports its own wall time, peak RSS and RSS once loaded.
 Then, in this process: the text judgement (`classify`) on generated log tails
 (a fixed seed) and, timed only, on the hand-written journal and job tails of
 tests/data/heldout_logs.jsonl (longer: most fill the prompt's log budget),
@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 CHILD = """
-import json, resource, time
+import json, resource, time, psutil
 t = time.perf_counter()
 from llmosd.engine.llm import load_judge
 judge = load_judge(budget_ms=None)
 print(json.dumps({"seconds": time.perf_counter() - t, "in_loader": judge.loaded.seconds,
-                  "converted": judge.loaded.converted,
+                  "converted": judge.loaded.converted, "rss_mib": psutil.Process().memory_info().rss / 2**20,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -149,8 +149,8 @@ def main() -> int:
         print(f"load, cold GGUF (converts):  {cold['seconds']:.1f} s, peak RSS {rss:.0f} MiB")
     child_load(None)  # make sure the user's cache holds the conversion
     warm = child_load(None)
-    print(f"load, cached safetensors:    {warm['seconds']:.1f} s, peak RSS {warm['peak_rss_mib']:.0f} MiB "
-          f"(model {warm['in_loader']:.1f} s)")  # fmt: skip
+    print(f"load, cached safetensors:    {warm['seconds']:.1f} s, peak RSS {warm['peak_rss_mib']:.0f} MiB, "
+          f"{warm['rss_mib']:.0f} MiB once loaded (model {warm['in_loader']:.1f} s)")  # fmt: skip
 
     from llmosd.contract import load_snapshot
     from llmosd.engine.decide import decide
