@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shared
@@ -205,14 +206,20 @@ def test_an_adapter_trained_on_other_prompts_is_refused(tmp_path: Path) -> None:
         load_judge(adapter=str(old))
 
 
-def test_int8_swaps_the_input_projections_keeps_down_proj_and_barely_moves_the_output() -> None:
+def tiny_llama() -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
-    lm = LlamaForCausalLM(cfg).eval()
+    return LlamaForCausalLM(cfg).eval()
+
+
+def test_int8_swaps_the_input_projections_keeps_down_proj_and_barely_moves_the_output() -> None:
+    import torch
+
+    lm = tiny_llama()
     ids = torch.randint(0, 64, (1, 24))
     with torch.inference_mode():
         before = lm(input_ids=ids).logits
@@ -223,6 +230,19 @@ def test_int8_swaps_the_input_projections_keeps_down_proj_and_barely_moves_the_o
     with torch.inference_mode():
         after = lm(input_ids=ids).logits
     assert 0 < float((after - before).abs().max()) < 0.05 * float(before.abs().max())
+
+
+def test_without_an_x86_int8_engine_the_model_stays_fp32_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    lm, engine = tiny_llama(), torch.backends.quantized.engine
+    torch.backends.quantized.engine = "qnnpack"  # what an ARM build of torch runs
+    try:
+        assert quantize_int8(lm) == 0
+    finally:
+        torch.backends.quantized.engine = engine
+    assert isinstance(lm.model.layers[0].self_attn.q_proj, torch.nn.Linear)
+    assert "the model runs in fp32" in caplog.text
 
 
 @pytest.mark.model

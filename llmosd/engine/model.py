@@ -219,7 +219,7 @@ def merge_lora(model: Any, path: Path) -> dict[str, str]:
 def quantize_int8(model: Any) -> int:
     """Swap the decoder's INT8_PROJECTIONS, in place, for dynamic int8 ones: weights int8 per
     output channel, each call's input quantized on the fly. CPU only; returns how many were swapped
-    (0 when this torch or CPU has no int8 engine, or the model names its projections otherwise).
+    (0 when this torch has no x86 int8 engine, or the model names its projections otherwise).
 
     torch.ao's dynamic quantization is deprecated in torch 2.13 but still shipped, and it is the
     CPU int8 path that is fast here: torchao's replacement ran 20x slower than fp32 on this CPU.
@@ -227,8 +227,9 @@ def quantize_int8(model: Any) -> int:
     import torch
 
     quantize = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
-    if quantize is None or torch.backends.quantized.engine == "none":
-        log.warning("this torch has no int8 engine for this CPU; the model runs in fp32")
+    # Per-channel dynamic int8 is an x86 path (fbgemm, oneDNN); ARM's qnnpack is not measured here.
+    if quantize is None or torch.backends.quantized.engine not in ("x86", "fbgemm", "onednn"):
+        log.warning("no int8 engine of this torch runs on this CPU; the model runs in fp32")
         return 0
     names = [n for n, m in model.named_modules()
              if isinstance(m, torch.nn.Linear) and n.rsplit(".", 1)[-1] in INT8_PROJECTIONS]  # fmt: skip
