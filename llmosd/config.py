@@ -45,7 +45,7 @@ class Config(_Strict):
     engine: Literal["rules", "llm"] = "llm"  # the rules decide when the model cannot load
     model: str | None = None
     device: str = "cpu"
-    int8: bool = True  # on a CPU, most of the model's matrix multiplies in int8 (faster, same answers here)
+    int8: bool = True  # on a CPU, most matrix multiplies in int8: faster, held-out accuracy unchanged
     units: list[str] = Field(default_factory=list)  # systemd units to watch
     supervised: dict[str, ServiceSpec] = Field(default_factory=dict)  # services llmosd runs itself
     simulate: Path | None = None  # a GPU timeline replacing NVML

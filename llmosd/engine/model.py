@@ -226,7 +226,7 @@ def quantize_int8(model: Any) -> int:
     """
     import torch
 
-    quantize = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
+    quantize = getattr(getattr(getattr(torch, "ao", None), "quantization", None), "quantize_dynamic", None)
     # Per-channel dynamic int8 is an x86 path (fbgemm, oneDNN); ARM's qnnpack is not measured here.
     if quantize is None or torch.backends.quantized.engine not in ("x86", "fbgemm", "onednn"):
         log.warning("no int8 engine of this torch runs on this CPU; the model runs in fp32")
