@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from llmosd.errors import exit_with_message
+from llmosd.train import DEFAULTS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -126,10 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune the LLM engine's adapter on generated log tails (minutes)")
     p.add_argument("--out", help="adapter file to write (default: the packaged one)")
-    p.add_argument("--examples", type=int, help="generated log tails (default 4000)")
-    p.add_argument("--seed", type=int, help="corpus and training seed (default 1)")
-    p.add_argument("--minutes", type=float, help="stop training after this much wall time (default 44)")
-    p.add_argument("--holdout", type=float, help="share of cause templates kept out to measure on (0.2)")
+    d = DEFAULTS
+    p.add_argument("--examples", type=int, help=f"generated log tails (default {d['examples']})")
+    p.add_argument("--seed", type=int, help=f"corpus and training seed (default {d['seed']})")
+    p.add_argument(
+        "--minutes", type=float, help=f"stop training after this much wall time (default {d['minutes']:g})"
+    )
+    p.add_argument(
+        "--holdout", type=float, help=f"share of cause templates kept out to measure on ({d['holdout']})"
+    )
     p.add_argument(
         "--from-audit",
         action="append",

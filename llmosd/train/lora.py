@@ -1,6 +1,8 @@
 """Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails.
 
-    llmosd train [--examples 4000] [--holdout 0.2] [--seed 1] [--minutes 44] [--from-audit AUDIT.db ...]
+    llmosd train [--examples N] [--holdout SHARE] [--seed N] [--minutes M] [--from-audit AUDIT.db ...]
+
+(defaults: llmosd.train.DEFAULTS)
 
 The prompts are exactly the judge's (engine/prompt.py). The loss is the
 cross-entropy of the class label words at the prompt's last token (what
@@ -26,6 +28,7 @@ from typing import Any
 from llmosd.engine.llm import ADAPTER, label_token_ids
 from llmosd.engine.model import load_model
 from llmosd.engine.prompt import SIGNATURE, classify_prompt, keep, label_words
+from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -235,10 +238,6 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); dev accuracy {acc:.3f}; "
           f"{(time.monotonic() - started) / 60:.1f} min in all", flush=True)  # fmt: skip
     return meta
-
-
-DEFAULTS = {"examples": 4000, "seed": 1, "holdout": 0.2, "split": 24, "r": 8, "alpha": 16, "lr": 3e-3,
-            "batch": 24, "epochs": 2, "aux": 0.3, "compose": 0.3, "minutes": 44.0}  # fmt: skip
 
 
 def run(
