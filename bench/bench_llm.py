@@ -118,14 +118,13 @@ def head_cache_ab(items: list[Any], call: Callable[[Any], object]) -> None:
 def int8_ab(int8: Any, fp32: Any, held: list[dict[str, Any]], classes: list[str]) -> None:
     """The shipped int8 judge against the same model in fp32, on the written tails: latency
     and how often the two read the same class."""
-    same = 0
+    best: dict[str, list[str]] = {"int8": [], "fp32": []}  # per tail, in order: each runs once per tail
 
-    def read(judge: Any) -> Callable[[Any], object]:
-        return lambda c: judge.read(c["lines"], classes, c["context"])
+    def read(name: str, judge: Any) -> Callable[[Any], object]:
+        return lambda c: best[name].append(judge.read(c["lines"], classes, c["context"]).best)
 
-    ms = interleaved(held, {"int8": read(int8), "fp32": read(fp32)})
-    for c in held:
-        same += read(int8)(c).best == read(fp32)(c).best  # type: ignore[attr-defined]
+    ms = interleaved(held, {"int8": read("int8", int8), "fp32": read("fp32", fp32)})
+    same = sum(a == b for a, b in zip(best["int8"], best["fp32"], strict=True))
     ratio = pct(ms["int8"], 0.5) / pct(ms["fp32"], 0.5)
     print(line("read, written tails, int8", ms["int8"]) + f"   (x{ratio:.2f} of fp32)")
     print(line("read, written tails, fp32", ms["fp32"]) + f"   same class {same}/{len(held)}")
