@@ -6,8 +6,8 @@ Loads run in child processes (a fresh interpreter each, as the daemon
 starts): "cold" converts the GGUF into an empty cache dir, "cached" reads the
 converted safetensors; each child reports its own wall time, peak RSS and RSS once loaded.
 Then, in this process: the text judgement (`classify`) on generated log tails
-(a fixed seed) and, timed only, on the hand-written journal and job tails of
-tests/data/heldout_logs.jsonl (longer: most fill the prompt's log budget),
+(a fixed seed) and, timed only, on each set of hand-written journal and job
+tails in tests/data/heldout*_logs.jsonl (longer: most fill the prompt's log budget),
 `rank` with two options, int8 against fp32 on the written tails, and a
 whole decision (`decide`) on every scenario file, each as p50/p95 against
 the rules engine (RegexJudge) on the same inputs.
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from shared import SCENARIOS as SHARED_DEV  # noqa: E402  (where the team's cases are: one rule, the tests')
 
 SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.json")) + sorted(SHARED_DEV.glob("*.json"))
-HELDOUT = ROOT / "tests" / "data" / "heldout_logs.jsonl"
+HELDOUT = sorted((ROOT / "tests" / "data").glob("heldout*_logs.jsonl"))
 
 
 def child_load(cache: str | None) -> dict[str, float]:
@@ -169,17 +169,19 @@ def main() -> int:
     rx_c = timed(lambda e: rules.classify(e.lines, policy, e.context), logs)
     tokens = [judge.read(e.lines, list(policy.fault_classes), e.context).tokens for e in logs[:20]]
     print(line("text judgement (classify)", llm_c, rx_c) + f"   prompt ~{statistics.mean(tokens):.0f} tokens")
-    held = [json.loads(t) for t in HELDOUT.read_text().splitlines() if t.strip()]
-    llm_h = timed(lambda c: judge.classify(c["lines"], policy, c["context"]), held)
-    tokens = [judge.read(c["lines"], list(policy.fault_classes), c["context"]).tokens for c in held[:40]]
-    mean = statistics.mean(tokens)
-    print(line(f"classify, {len(held)} written tails", llm_h) + f"   prompt ~{mean:.0f} tokens")
+    written = {p.stem: [json.loads(t) for t in p.read_text().splitlines() if t.strip()] for p in HELDOUT}
+    for name, held in written.items():
+        llm_h = timed(lambda c: judge.classify(c["lines"], policy, c["context"]), held)
+        tokens = [judge.read(c["lines"], list(policy.fault_classes), c["context"]).tokens for c in held[:40]]
+        mean = statistics.mean(tokens)
+        print(line(f"classify, {len(held)} tails of {name}", llm_h) + f"   prompt ~{mean:.0f} tokens")
     opts = ["a passing fault that a fresh start fixes",
             "the new release is broken and the previous one worked"]  # fmt: skip
     ranked = timed(lambda e: judge.rank(e.lines, opts), logs[: a.calls // 2])
     print(line("tie ranking (rank, 2 opts)", ranked))
     head_cache_ab(logs[: a.calls // 2], lambda e: judge.classify(e.lines, policy, e.context))
-    int8_ab(judge, load_judge(budget_ms=None, int8=False), held[: a.calls], list(policy.fault_classes))
+    first = written["heldout_logs"][: a.calls]  # the set earlier notes' int8 figures were taken on
+    int8_ab(judge, load_judge(budget_ms=None, int8=False), first, list(policy.fault_classes))
     snaps = [load_snapshot(p) for p in SCENARIOS]
     pols = {s.policy: load_policy(s.policy) for s in snaps}
     llm_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), snaps * 2)

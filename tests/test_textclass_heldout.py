@@ -1,10 +1,11 @@
 """The model against the regexes on log tails neither has seen.
 
-tests/data/heldout_logs.jsonl was written for this test, before the judge's
-training corpus existed, with programs and wordings absent from the corpus
-templates; it is never used for training. The
-LLM engine must stay at or above FLOOR on it, and the model alone must read
-far more of it than the policy's regexes (RegexJudge).
+Two sets of hand-written tails in tests/data (see its README), never used for
+training: heldout_logs.jsonl, written before the judge's training corpus
+existed, and heldout2_logs.jsonl, written later against the generator of
+that time, by a writer who did not see the corpus changes trained on since.
+On each, the LLM engine must stay at or above its floor, and the model alone
+must read far more than the policy's regexes (RegexJudge).
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from llmosd.engine.llm import LlmJudge
 from llmosd.engine.textclass import RegexJudge
 from llmosd.policy import load_policy
 
-HELDOUT = Path(__file__).parent / "data" / "heldout_logs.jsonl"
+DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-FLOOR = 0.92  # measured 0.930 with the committed adapter (the issue's aim is 0.95: not reached yet)
+# The engine's floor on each set, a little under what the committed adapter reads (0.943 and
+# 0.849; the issue's aim is 0.95).
+FLOORS = {"heldout_logs.jsonl": 0.93, "heldout2_logs.jsonl": 0.83}
 
 
-def cases() -> list[dict]:
-    return [json.loads(line) for line in HELDOUT.read_text().splitlines() if line.strip()]
+def cases(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
 
 
-def test_heldout_set_is_large_and_covers_every_class() -> None:
-    got = cases()
+@pytest.mark.parametrize("name", FLOORS)
+def test_heldout_set_is_large_and_covers_every_class(name: str) -> None:
+    got = cases(name)
     assert len(got) >= 200
     per_class = Counter(c["class"] for c in got)
     assert set(per_class) == set(POLICY.fault_classes)
@@ -37,24 +41,25 @@ def test_heldout_set_is_large_and_covers_every_class() -> None:
 
 
 @pytest.mark.model
-def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJudge) -> None:
+@pytest.mark.parametrize("name", FLOORS)
+def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJudge, name: str) -> None:
     """Three readers of the same tails: the policy's regexes alone (the rules engine), the model
     alone (its most probable class), and the LLM engine's judge (the model, with the policy's
     declared patterns deciding where the model is unsure)."""
-    got = cases()
+    got = cases(name)
     rules = RegexJudge()
-    classes = list(POLICY.fault_classes)
     right: Counter[str] = Counter()
     engine_miss = []
     for c in got:
         lines, context, want = c["lines"], c["context"], c["class"]
         right["regexes"] += rules.classify(lines, POLICY, context).fault_class == want
-        right["model"] += judge.read(lines, classes, context).best == want
         read = judge.classify(lines, POLICY, context).fault_class
+        assert judge.last is not None
+        right["model"] += judge.last.best == want
         right["engine"] += read == want
         if read != want:
             engine_miss.append(f"{c['id']}: {want} read as {read}")
     acc = {k: right[k] / len(got) for k in ("regexes", "model", "engine")}
-    print(f"held-out log tails: {len(got)}; " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
+    print(f"{name}: {len(got)} tails; " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
     assert acc["model"] > acc["regexes"] + 0.15  # the model alone already reads far more
-    assert acc["engine"] >= FLOOR, "\n".join(engine_miss)
+    assert acc["engine"] >= FLOORS[name], "\n".join(engine_miss)

@@ -76,7 +76,8 @@ class LlmJudge:
         self._label_ids: dict[tuple[str, ...], list[int]] = {}
         self._prior: dict[str, float] = {}  # option -> its score after an empty log
         self._heads: dict[str, tuple[list[int], Any, Any]] = {}  # see _head
-        self.last_ms = 0.0
+        # The last `classify`'s reading: the model's own answer, before a declared pattern overrules it.
+        self.last: Reading | None = None
 
     # ------------------------------------------------------------ helpers
 
@@ -166,7 +167,7 @@ class LlmJudge:
     def classify(self, lines: list[str], policy: Policy, context: str) -> Classified:
         classes = list(policy.fault_classes)
         r = self.read(lines, classes, context)
-        self.last_ms = r.ms
+        self.last = r
         if self.budget_ms is not None and r.ms > self.budget_ms:
             raise ModelError(f"the text judgement took {r.ms:.0f} ms, over its {self.budget_ms:.0f} ms")
         best = r.best
