@@ -37,7 +37,11 @@ TAIL = "\n>>>\nCause:"
 SIGNATURE = HEAD + "…" + TAIL
 RANK_TAIL = "\n>>>\nWhat explains this failure best?\nAnswer:"
 MAX_CHARS = 240  # of one tidied line
-LOG_TOKENS = 120  # of all kept lines together
+# Of all kept lines together. Written logs often state the cause before a stack trace or the
+# supervisor's closing lines: with the committed adapter (trained at 120), the LLM engine reads
+# the held-out sets at 0.943 and 0.849 with 160 tokens, 0.930 and 0.822 with 120, for about
+# 25 ms more per call.
+LOG_TOKENS = 160
 PART_TOKENS = 12  # the least room worth filling with the beginning of a line that does not fit
 
 _PREFIXES = [

@@ -4,7 +4,9 @@
 
 (defaults: llmosd.train.DEFAULTS)
 
-The prompts are exactly the judge's (engine/prompt.py). The loss is the
+The prompts are the judge's (engine/prompt.py), but the log is cut at TRAIN_LOG_TOKENS, as
+it was for the committed adapter; that adapter reads the judge's longer logs more accurately
+on both held-out sets. The loss is the
 cross-entropy of the class label words at the prompt's last token (what
 `classify` reads), plus a lighter one at the end of every log line: there the
 target is the class once the cause line has been read and `unknown` before,
@@ -31,6 +33,9 @@ from llmosd.engine.prompt import SIGNATURE, classify_prompt, keep, label_words
 from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
+# The log budget of training prompts; shorter than the judge's (prompt.LOG_TOKENS) because
+# every token costs training time, and the committed adapter was trained at it.
+TRAIN_LOG_TOKENS = 120
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -45,7 +50,7 @@ class Item:
 
 def encode(tok: Any, ex: Example, negative: bool = False) -> Item:
     count = lambda s: len(tok.encode(s, add_special_tokens=False))  # noqa: E731
-    kept = keep(ex.lines, count)
+    kept = keep(ex.lines, count, TRAIN_LOG_TOKENS)
     text, head = classify_prompt([t for _, t in kept], ex.context, CLASSES)
     enc = tok(text, return_offsets_mapping=True)
     offsets = enc["offset_mapping"]
