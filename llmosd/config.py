@@ -46,6 +46,9 @@ class Config(_Strict):
     model: str | None = None
     device: str = "cpu"
     int8: bool = True  # on a CPU, most matrix multiplies in int8: faster, held-out accuracy unchanged
+    # Log tokens the model reads per judgement (None: engine.prompt.LOG_TOKENS). More reads causes
+    # further up a long log and costs latency; a large model on a GPU can afford several hundred.
+    log_tokens: int | None = Field(default=None, ge=16, le=8192)
     units: list[str] = Field(default_factory=list)  # systemd units to watch
     supervised: dict[str, ServiceSpec] = Field(default_factory=dict)  # services llmosd runs itself
     simulate: Path | None = None  # a GPU timeline replacing NVML

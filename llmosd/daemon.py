@@ -101,7 +101,7 @@ class Daemon:
             executors=self.executors,
             audit=self.audit,
         )
-        self.judge = load_engine(cfg.engine, cfg.model, cfg.device, cfg.int8)
+        self.judge = load_engine(cfg.engine, cfg.model, cfg.device, cfg.int8, cfg.log_tokens)
         self.last: Snapshot | None = None
         self.last_decided = float("-inf")
         self.decisions = 0

@@ -36,6 +36,7 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("sample_intervl_s = 2\n", "sample_intervl_s"),
         ("sample_interval_s = -1\n", "sample_interval_s"),
         ('engine = "gpt"\n', "engine"),
+        ("log_tokens = 4\n", "log_tokens"),
         ("[retention]\nraw_days = 1\n", "retention.raw_days"),
         ("units = [\n", "not valid TOML"),
     ],

@@ -246,6 +246,26 @@ def test_without_an_x86_int8_engine_the_model_stays_fp32_and_warns(caplog: pytes
 
 
 @pytest.mark.model
+def test_the_log_budget_decides_how_far_up_the_judge_reads(judge: LlmJudge) -> None:
+    """The cause is the oldest line, under a shutdown's chatter: the default budget reaches it,
+    a small one (config `log_tokens`) keeps only the newest lines."""
+    lines = [
+        "[uvicorn] ERROR: [Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): "
+        "address already in use",
+        *[f"worker {i}: shutting down the model runner, releasing {i * 3} cached blocks" for i in range(6)],
+        "Application shutdown complete.",
+        "embedder.service: Main process exited, code=exited, status=1/FAILURE",
+    ]
+    classes = list(POLICY.fault_classes)
+    full = judge.read(lines, classes, "service")
+    assert full.kept == list(range(len(lines)))
+    assert judge.classify(lines, POLICY, "service").fault_class == "port_in_use"
+    short = LlmJudge(judge.loaded, None, log_tokens=40).read(lines, classes, "service")
+    assert short.kept == list(range(len(lines) - len(short.kept), len(lines))) and 0 not in short.kept
+    assert short.tokens < full.tokens
+
+
+@pytest.mark.model
 def test_the_cpu_judge_runs_int8_and_names_it(judge: LlmJudge) -> None:
     assert judge.model_name.endswith("+judge_lora+int8")  # what the audit log records
     import torch

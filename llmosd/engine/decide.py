@@ -47,7 +47,11 @@ def decide(
 
 
 def load_engine(
-    engine: Engine, model: str | None = None, device: str = "cpu", int8: bool = True
+    engine: Engine,
+    model: str | None = None,
+    device: str = "cpu",
+    int8: bool = True,
+    log_tokens: int | None = None,
 ) -> TextJudge | None:
     """The judge for `engine`; None means rules. A model that cannot load falls back to rules, loudly."""
     if engine == "rules":
@@ -55,7 +59,7 @@ def load_engine(
     from llmosd.engine.llm import load_judge
 
     try:
-        return load_judge(model=model, device=device, int8=int8)
+        return load_judge(model=model, device=device, int8=int8, log_tokens=log_tokens)
     except ModelError as e:
         log.warning("model unavailable, the rules engine decides: %s", e)
         return None

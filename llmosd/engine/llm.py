@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from llmosd.engine.model import Loaded, load_model, merge_lora, quantize_int8
-from llmosd.engine.prompt import SIGNATURE, TAIL, classify_prompt, keep, label_words, rank_prefix
+from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, TAIL, classify_prompt, keep, label_words, rank_prefix
 from llmosd.engine.textclass import Classified, RegexJudge, clip
 from llmosd.errors import ModelError
 from llmosd.policy import Policy
@@ -66,11 +66,17 @@ class LlmJudge:
     name = "llm"
 
     def __init__(
-        self, loaded: Loaded, budget_ms: float | None = BUDGET_MS, adapter: str = "", int8: bool = False
+        self,
+        loaded: Loaded,
+        budget_ms: float | None = BUDGET_MS,
+        adapter: str = "",
+        int8: bool = False,
+        log_tokens: int = LOG_TOKENS,
     ):
         self.lm, self.tok = loaded.model, loaded.tok
         self.model_name = loaded.name + (f"+{adapter}" if adapter else "") + ("+int8" if int8 else "")
         self.budget_ms = budget_ms
+        self.log_tokens = log_tokens  # of each log the prompt keeps
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time on this model
         self._label_ids: dict[tuple[str, ...], list[int]] = {}
@@ -140,7 +146,7 @@ class LlmJudge:
 
         start = time.perf_counter()
         clipped = clip(lines)
-        tidied = keep(clipped, self._count)
+        tidied = keep(clipped, self._count, self.log_tokens)
         text, head = classify_prompt([t for _, t in tidied], context, classes)
         label_ids = self.label_ids(classes)
         enc = self.tok(text, return_offsets_mapping=True)
@@ -213,7 +219,7 @@ class LlmJudge:
     def rank(self, lines: list[str], options: list[str]) -> list[float]:
         if len(options) < 2:
             return [0.0] * len(options)
-        kept = [t for _, t in keep(clip(lines), self._count)]
+        kept = [t for _, t in keep(clip(lines), self._count, self.log_tokens)]
         missing = [o for o in options if o not in self._prior]
         if missing:
             self._prior.update(zip(missing, self._continuations(rank_prefix([]), missing), strict=True))
@@ -245,9 +251,11 @@ def load_judge(
     adapter: str | None = "default",
     budget_ms: float | None = BUDGET_MS,
     int8: bool = True,
+    log_tokens: int | None = None,
 ) -> LlmJudge:
     """Load the model (None: the embedded one) and its adapter; on a CPU, with `int8`, most of
-    its matrix multiplies then run in int8 (model.quantize_int8).
+    its matrix multiplies then run in int8 (model.quantize_int8). `log_tokens`: of each log the
+    prompt keeps (None: prompt.LOG_TOKENS).
 
     `adapter`: "default" merges the committed adapter when it was trained for
     this model (and insists on it for the embedded model, which is near chance
@@ -272,7 +280,7 @@ def load_judge(
             used = path.stem
     # After the merge: the adapter's deltas are added in fp32, then quantized with the weights.
     swapped = quantize_int8(loaded.model) if int8 and loaded.device == "cpu" else 0
-    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0)
+    return LlmJudge(loaded, budget_ms, used, swapped > 0, log_tokens or LOG_TOKENS)
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:
