@@ -165,14 +165,20 @@ def main() -> int:
     logs = generate(a.calls, seed=12345)
     judge.classify(logs[0].lines, policy, logs[0].context)  # first call pays one-off allocations
 
-    llm_c = timed(lambda e: judge.classify(e.lines, policy, e.context), logs)
+    tokens: list[int] = []  # each timed classify's prompt length, read off the judge's last reading
+
+    def classify(lines: list[str], context: str) -> None:
+        judge.classify(lines, policy, context)
+        assert judge.last is not None  # classify always keeps its reading
+        tokens.append(judge.last.tokens)
+
+    llm_c = timed(lambda e: classify(e.lines, e.context), logs)
     rx_c = timed(lambda e: rules.classify(e.lines, policy, e.context), logs)
-    tokens = [judge.read(e.lines, list(policy.fault_classes), e.context).tokens for e in logs[:20]]
     print(line("text judgement (classify)", llm_c, rx_c) + f"   prompt ~{statistics.mean(tokens):.0f} tokens")
     written = {p.stem: [json.loads(t) for t in p.read_text().splitlines() if t.strip()] for p in HELDOUT}
     for name, held in written.items():
-        llm_h = timed(lambda c: judge.classify(c["lines"], policy, c["context"]), held)
-        tokens = [judge.read(c["lines"], list(policy.fault_classes), c["context"]).tokens for c in held[:40]]
+        tokens.clear()
+        llm_h = timed(lambda c: classify(c["lines"], c["context"]), held)
         mean = statistics.mean(tokens)
         print(line(f"classify, {len(held)} tails of {name}", llm_h) + f"   prompt ~{mean:.0f} tokens")
     opts = ["a passing fault that a fresh start fixes",

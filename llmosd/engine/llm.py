@@ -280,7 +280,9 @@ def load_judge(
             used = path.stem
     # After the merge: the adapter's deltas are added in fp32, then quantized with the weights.
     swapped = quantize_int8(loaded.model) if int8 and loaded.device == "cpu" else 0
-    return LlmJudge(loaded, budget_ms, used, swapped > 0, log_tokens or LOG_TOKENS)
+    return LlmJudge(
+        loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0, log_tokens=log_tokens or LOG_TOKENS
+    )
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:
