@@ -1,9 +1,10 @@
 """The model against the regexes on log tails neither has seen.
 
-Two sets of hand-written tails in tests/data (see its README), never used for
-training: heldout_logs.jsonl, written before the judge's training corpus
-existed, and heldout2_logs.jsonl, written later against the generator of
-that time, by a writer who did not see the corpus changes trained on since.
+Three sets of hand-written tails in tests/data (see its README), never used
+for training: heldout_logs.jsonl, written before the judge's training corpus
+existed; heldout2_logs.jsonl, written later against the generator of that
+time; heldout3_logs.jsonl, written against the generator and both sets, in
+programs and runtimes none of them uses.
 On each, the LLM engine must stay at or above its floor, and the model alone
 must read far more than the policy's regexes (RegexJudge).
 """
@@ -22,9 +23,9 @@ from llmosd.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-# The engine's floor on each set, a little under what the committed adapter reads (0.943 and
-# 0.849; the issue's aim is 0.95).
-FLOORS = {"heldout_logs.jsonl": 0.93, "heldout2_logs.jsonl": 0.83}
+# The engine's floor on each set, a little under what the committed adapter reads (0.943, 0.849
+# and 0.827; the issue's aim is 0.95).
+FLOORS = {"heldout_logs.jsonl": 0.93, "heldout2_logs.jsonl": 0.83, "heldout3_logs.jsonl": 0.81}
 
 
 def cases(name: str) -> list[dict]:
