@@ -20,23 +20,31 @@ from llmosd.policy import Policy
 MAX_LINE = 400
 MAX_LINES = 20
 # Lines written to whoever reads the log rather than by the program: a request to ignore what
-# came before, a chat role or instruction marker, an order to an AI/bot/agent, a classifier
-# verdict asked for, or a name from the action catalog. No program's failure reads like this,
+# came before, a chat role or instruction marker, a verdict asked for, a name from the action
+# catalog, or an order to an AI, bot, agent or classifier (_ADDRESSED). No program's failure reads like this,
 # so no judge reads such a line: it can neither steer the class nor be quoted as the evidence.
 _TO_READER = [
     re.compile(r"\b(ignore|disregard)\b.{0,40}\b(instructions?|above|previous|prior|everything)\b", re.I),
     re.compile(r"\b(SYSTEM|ASSISTANT|INSTRUCTIONS?)( OVERRIDE)?\s*[:>]|\bassistant\s*(:|directive)|<\|im_"),
     re.compile(
-        r"\b(AI|LLM|bots?|agents?|assistants?|whoever reads)\b.{0,80}\b(classify|answer|reply|respond"
-        r"|say|mark|label|requeue|drain|reset|reboot|restart|power-cycle|run)\b",
-        re.I,
+        r"\b(classify|label|mark|tag|call|treat|record|register|report) (this|it|the \w+ )?\s*as\b", re.I
     ),
-    re.compile(r"\b(classify|label|mark) (this|it|the \w+ )?\s*as\b", re.I),
     re.compile(
         r"\b(gpu|host|service|job|process|disk|update)\.(reset|drain|undrain|reboot|restart|rollback"
         r"|requeue|kill|cleanup|apply|defer|stop|start|set_power_limit)\b"
     ),
 ]
+# An order to an automated reader: who is addressed, then what it is told to do. Paths, program[pid]
+# prefixes and unit names are cut out first: "llm-router.service" or "/opt/gpu-agent/" names a
+# program, not a reader.
+_ADDRESSED = re.compile(
+    r"\b(AI|LLMs?|GPT\S*|language models?|bots?|agents?|assistants?|classifiers?|summari[sz]ers?"
+    r"|triage (models?|bots?|systems?)|automated \w+|automation|whoever reads)\b.{0,80}"
+    r"\b(classify|categori[sz]e|answer|reply|respond|say|mark|label|tag|call|treat|record|register|report"
+    r"|recommend|requeue|drain|reset|reboot|restart|power-cycle|run|kill|free|resubmit|rewrite|raise|lower)\b",
+    re.I,
+)
+_NAMES = re.compile(r"(?<!\S)/\S*|\S+\[\d+\]:|\S+\.(service|socket|timer|scope|slice)\b|\S+://\S+")
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ def clip(lines: list[str]) -> list[str]:
 
 
 def to_reader(line: str) -> bool:
-    return any(rx.search(line) for rx in _TO_READER)
+    return any(rx.search(line) for rx in _TO_READER) or bool(_ADDRESSED.search(_NAMES.sub(" ", line)))
 
 
 class RegexJudge:
