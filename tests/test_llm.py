@@ -98,7 +98,7 @@ PROGRAM_LINES = [
     # A reader's name inside a program's or unit's name, or a path, is no reader.
     "systemd[1]: llm-gateway.service: Main process exited, code=killed, status=9/KILL",
     "ai-proxy[310]: failed to reset the upstream connection, will restart it",
-    "  File /srv/chat-assistant/app.py, line 12, in report_status",
+    "  File /srv/chat-assistant/app.py, line 12, in report",
 ]
 
 

@@ -21,8 +21,9 @@ MAX_LINE = 400
 MAX_LINES = 20
 # Lines written to whoever reads the log rather than by the program: a request to ignore what
 # came before, a chat role or instruction marker, a verdict asked for, a name from the action
-# catalog, or an order to an AI, bot, agent or classifier (_ADDRESSED). No program's failure reads like this,
-# so no judge reads such a line: it can neither steer the class nor be quoted as the evidence.
+# catalog, or an order to an AI, bot, agent or classifier (_ADDRESSED). No program's failure
+# reads like this, so no judge reads such a line: it can neither steer the class nor be quoted
+# as the evidence.
 _TO_READER = [
     re.compile(r"\b(ignore|disregard)\b.{0,40}\b(instructions?|above|previous|prior|everything)\b", re.I),
     re.compile(r"\b(SYSTEM|ASSISTANT|INSTRUCTIONS?)( OVERRIDE)?\s*[:>]|\bassistant\s*(:|directive)|<\|im_"),
