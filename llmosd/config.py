@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from llmosd.engine.prompt import LOG_TOKENS
 from llmosd.errors import ConfigError, one_line
 from llmosd.executors.supervise import ServiceSpec
 
@@ -46,9 +47,9 @@ class Config(_Strict):
     model: str | None = None
     device: str = "cpu"
     int8: bool = True  # on a CPU, most matrix multiplies in int8: faster, held-out accuracy unchanged
-    # Log tokens the model reads per judgement (None: engine.prompt.LOG_TOKENS). More reads causes
-    # further up a long log and costs latency; a large model on a GPU can afford several hundred.
-    log_tokens: int | None = Field(default=None, ge=16, le=8192)
+    # Log tokens the model reads per judgement. More reads causes further up a long log and costs
+    # latency; a large model on a GPU can afford several hundred.
+    log_tokens: int = Field(default=LOG_TOKENS, ge=16, le=8192)
     units: list[str] = Field(default_factory=list)  # systemd units to watch
     supervised: dict[str, ServiceSpec] = Field(default_factory=dict)  # services llmosd runs itself
     simulate: Path | None = None  # a GPU timeline replacing NVML

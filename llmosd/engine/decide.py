@@ -14,6 +14,7 @@ from typing import Literal
 
 from llmosd import guard
 from llmosd.contract import Decision, HistoryEntry, Mode, Snapshot, load_snapshot
+from llmosd.engine.prompt import LOG_TOKENS
 from llmosd.engine.rules import make_plan
 from llmosd.engine.textclass import TextJudge
 from llmosd.errors import ModelError
@@ -51,7 +52,7 @@ def load_engine(
     model: str | None = None,
     device: str = "cpu",
     int8: bool = True,
-    log_tokens: int | None = None,
+    log_tokens: int = LOG_TOKENS,
 ) -> TextJudge | None:
     """The judge for `engine`; None means rules. A model that cannot load falls back to rules, loudly."""
     if engine == "rules":

@@ -251,11 +251,11 @@ def load_judge(
     adapter: str | None = "default",
     budget_ms: float | None = BUDGET_MS,
     int8: bool = True,
-    log_tokens: int | None = None,
+    log_tokens: int = LOG_TOKENS,
 ) -> LlmJudge:
     """Load the model (None: the embedded one) and its adapter; on a CPU, with `int8`, most of
     its matrix multiplies then run in int8 (model.quantize_int8). `log_tokens`: of each log the
-    prompt keeps (None: prompt.LOG_TOKENS).
+    prompt keeps.
 
     `adapter`: "default" merges the committed adapter when it was trained for
     this model (and insists on it for the embedded model, which is near chance
@@ -280,9 +280,7 @@ def load_judge(
             used = path.stem
     # After the merge: the adapter's deltas are added in fp32, then quantized with the weights.
     swapped = quantize_int8(loaded.model) if int8 and loaded.device == "cpu" else 0
-    return LlmJudge(
-        loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0, log_tokens=log_tokens or LOG_TOKENS
-    )
+    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0, log_tokens=log_tokens)
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:

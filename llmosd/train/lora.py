@@ -6,7 +6,7 @@
 
 The prompts are the judge's (engine/prompt.py), but the log is cut at TRAIN_LOG_TOKENS, as
 it was for the committed adapter; that adapter reads the judge's longer logs more accurately
-on both held-out sets. The loss is the
+on the first two held-out sets. The loss is the
 cross-entropy of the class label words at the prompt's last token (what
 `classify` reads), plus a lighter one at the end of every log line: there the
 target is the class once the cause line has been read and `unknown` before,
