@@ -1,10 +1,11 @@
 """The model against the regexes on log tails neither has seen.
 
-Three sets of hand-written tails in tests/data (see its README), never used
+Four sets of hand-written tails in tests/data (see its README), never used
 for training: heldout_logs.jsonl, written before the judge's training corpus
 existed; heldout2_logs.jsonl, written later against the generator of that
 time; heldout3_logs.jsonl, written against the generator and both sets, in
-programs and runtimes none of them uses.
+programs and runtimes none of them uses; heldout4_logs.jsonl, the same against
+all three, by a writer who did not read how the engine reads a log.
 On each, the LLM engine must stay at or above its floor, and the model alone
 must read far more than the policy's regexes (RegexJudge).
 """
@@ -23,9 +24,14 @@ from llmosd.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-# The engine's floor on each set, a little under what the committed adapter reads (0.943, 0.853
-# and 0.840; the issue's aim is 0.95).
-FLOORS = {"heldout_logs.jsonl": 0.93, "heldout2_logs.jsonl": 0.83, "heldout3_logs.jsonl": 0.81}
+# The engine's floor on each set, a little under what the committed adapter reads (0.943, 0.853,
+# 0.840 and 0.778; the issue's aim is 0.95). Another training seed moves a set by up to 6 tails.
+FLOORS = {
+    "heldout_logs.jsonl": 0.93,
+    "heldout2_logs.jsonl": 0.83,
+    "heldout3_logs.jsonl": 0.81,
+    "heldout4_logs.jsonl": 0.75,
+}
 
 
 def cases(name: str) -> list[dict]:
