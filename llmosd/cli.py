@@ -34,7 +34,8 @@ def _train(args: argparse.Namespace) -> int:
     from llmosd.train.lora import run
 
     run(Path(args.out) if args.out else None, args.from_audit, args.policy, args.copies,
-        examples=args.examples, seed=args.seed, minutes=args.minutes, holdout=args.holdout)  # fmt: skip
+        examples=args.examples, written=args.written, seed=args.seed, minutes=args.minutes,
+        holdout=args.holdout)  # fmt: skip
     return 0
 
 
@@ -125,10 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_replay)
 
-    p = sub.add_parser("train", help="fine-tune the LLM engine's adapter on generated log tails (minutes)")
+    p = sub.add_parser(
+        "train", help="fine-tune the LLM engine's adapter on generated and hand-written log tails (minutes)"
+    )
     p.add_argument("--out", help="adapter file to write (default: the packaged one)")
     d = DEFAULTS
     p.add_argument("--examples", type=int, help=f"generated log tails (default {d['examples']})")
+    p.add_argument(
+        "--written", type=int, metavar="COPIES",
+        help=f"copies of each hand-written tail (default {d['written']}; 0 leaves them out)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, help=f"corpus and training seed (default {d['seed']})")
     p.add_argument(
         "--minutes", type=float, help=f"stop training after this much wall time (default {d['minutes']:g})"

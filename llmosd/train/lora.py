@@ -1,6 +1,8 @@
-"""Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails.
+"""Fine-tune the text judge: a LoRA on the upper decoder layers, trained on generated log tails
+and the hand-written ones of written.py.
 
-    llmosd train [--examples N] [--holdout SHARE] [--seed N] [--minutes M] [--from-audit AUDIT.db ...]
+    llmosd train [--examples N] [--written COPIES] [--holdout SHARE] [--seed N] [--minutes M]
+                 [--from-audit AUDIT.db ...]
 
 (defaults: llmosd.train.DEFAULTS)
 
@@ -215,7 +217,8 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
           extra: list[tuple[Example, bool]] | None = None) -> dict[str, str]:  # fmt: skip
     """Generate the corpus, train, and write the adapter to `out`; returns its metadata.
 
-    `extra`: operator feedback as (example, approved) pairs (feedback.py)."""
+    `extra`: hand-written tails (written.py) and operator feedback (feedback.py) as
+    (example, approved) pairs."""
     started = time.monotonic()
     rng = random.Random(seed)
     if holdout > 0:
@@ -227,7 +230,7 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
     corpus += [(e, not approved) for e, approved in extra or []]
     t = Trainer(split, r, alpha, seed)
     train_b, dev_b = t.prepare(corpus, batch), t.prepare([(e, False) for e in dev], 60)
-    print(f"{len(corpus)} examples ({len(extra or [])} from feedback), {len(dev)} dev "
+    print(f"{len(corpus)} examples ({len(extra or [])} written or from feedback), {len(dev)} dev "
           f"({'held-out templates' if holdout else 'same templates'}); "
           f"lower {split} layers in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
     t.attach()
@@ -249,16 +252,19 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
 def run(
     out: Path | None, from_audit: list[str], policy: str | None, copies: int, **hyper: Any
 ) -> dict[str, str]:
-    """`llmosd train`: operator feedback from audit logs (if any), then `train` with DEFAULTS overridden."""
+    """`llmosd train`: the hand-written tails, operator feedback from audit logs (if any), then
+    `train` with DEFAULTS overridden."""
     from llmosd.policy import load_policy
     from llmosd.train.feedback import feedback_examples, read_feedback
+    from llmosd.train.written import written_examples
 
     settings = {**DEFAULTS, **{k: v for k, v in hyper.items() if v is not None}}
-    extra: list[tuple[Example, bool]] = []
+    extra = written_examples(int(settings.pop("written")))
+    print(f"written tails: {len(extra)} examples", flush=True)
     if from_audit:
         pol = load_policy(policy or "default")
         items = [f for db in from_audit for f in read_feedback(Path(db), pol)]
-        extra = feedback_examples(items, copies, int(settings["seed"]))
+        extra += feedback_examples(items, copies, int(settings["seed"]))
         kept = sum(f.approved for f in items)
         print(f"audit feedback: {kept} approved and {len(items) - kept} refused readings, "
               f"{len(extra)} examples", flush=True)  # fmt: skip
