@@ -24,13 +24,13 @@ from llmosd.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-# The engine's floor on each set, a little under what the committed adapter reads (0.943, 0.853,
-# 0.840 and 0.778; the aim is 0.95). Another training seed moves a set by up to 6 tails.
+# The engine's floor on each set, a little under what the committed adapter reads (0.955, 0.862,
+# 0.858 and 0.804; the aim is 0.95). Another training seed moves a set by up to 6 tails.
 FLOORS = {
-    "heldout_logs.jsonl": 0.93,
-    "heldout2_logs.jsonl": 0.83,
-    "heldout3_logs.jsonl": 0.81,
-    "heldout4_logs.jsonl": 0.75,
+    "heldout_logs.jsonl": 0.94,
+    "heldout2_logs.jsonl": 0.84,
+    "heldout3_logs.jsonl": 0.84,
+    "heldout4_logs.jsonl": 0.78,
 }
 
 

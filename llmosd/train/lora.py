@@ -8,7 +8,7 @@ and the hand-written ones of written.py.
 
 The prompts are the judge's (engine/prompt.py), but the log is cut at TRAIN_LOG_TOKENS, as
 it was for the committed adapter; that adapter reads the judge's longer logs more accurately
-on the first two held-out sets. The loss is the
+on all four held-out sets. The loss is the
 cross-entropy of the class label words at the prompt's last token (what
 `classify` reads), plus a lighter one at the end of every log line: there the
 target is the class once the cause line has been read and `unknown` before,
@@ -36,8 +36,9 @@ from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
 # The log budget of training prompts, shorter than the judge's (prompt.LOG_TOKENS): the committed
-# adapter was trained at it. One trained at 160 with the same corpus and seed read worse
-# (heldout2 engine 0.831 against 0.849; dev 0.917 against 0.944).
+# adapter was trained at it. On the generated-only corpus, one trained at 160 with the same
+# seed read worse than one trained at 120 (heldout2 engine 0.831 against 0.849; dev 0.917
+# against 0.944).
 TRAIN_LOG_TOKENS = 120
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
