@@ -265,8 +265,9 @@ def run(
     if from_audit:
         pol = load_policy(policy or "default")
         items = [f for db in from_audit for f in read_feedback(Path(db), pol)]
-        extra += feedback_examples(items, copies, int(settings["seed"]))
+        fed = feedback_examples(items, copies, int(settings["seed"]))
         kept = sum(f.approved for f in items)
         print(f"audit feedback: {kept} approved and {len(items) - kept} refused readings, "
-              f"{len(extra)} examples", flush=True)  # fmt: skip
+              f"{len(fed)} examples", flush=True)  # fmt: skip
+        extra += fed
     return train(out or ADAPTER, extra=extra, **settings)
