@@ -99,6 +99,8 @@ PROGRAM_LINES = [
     "systemd[1]: llm-gateway.service: Main process exited, code=killed, status=9/KILL",
     "ai-proxy[310]: failed to reset the upstream connection, will restart it",
     "  File /srv/chat-assistant/app.py, line 12, in report",
+    'kernel: audit: avc:  denied  { connectto } for  pid=4410 comm="rq-agent" path="/run/rq/ctl.sock" '
+    "tclass=unix_stream_socket permissive=0",
 ]
 
 

@@ -37,7 +37,8 @@ _TO_READER = [
 ]
 # An order to an automated reader: who is addressed, then what it is told to do. Paths, program[pid]
 # prefixes and unit names are cut out first: "llm-router.service" or "/opt/gpu-agent/" names a
-# program, not a reader.
+# program, not a reader. A path counts after a space, "=", a quote or a parenthesis: in an SELinux
+# denial for comm="gpu-agent", path="/run/..." would otherwise read as an agent told to run.
 _ADDRESSED = re.compile(
     r"\b(AI|LLMs?|GPT\S*|language models?|bots?|agents?|assistants?|classifiers?|summari[sz]ers?"
     r"|triage (models?|bots?|systems?)|automated \w+|automation|whoever reads)\b.{0,80}"
@@ -45,7 +46,7 @@ _ADDRESSED = re.compile(
     r"|recommend|requeue|drain|reset|reboot|restart|power-cycle|run|kill|free|resubmit|rewrite|raise|lower)\b",
     re.I,
 )
-_NAMES = re.compile(r"(?<!\S)/\S*|\S+\[\d+\]:|\S+\.(service|socket|timer|scope|slice)\b|\S+://\S+")
+_NAMES = re.compile(r"(?<![^\s=\"'(])/\S*|\S+\[\d+\]:|\S+\.(service|socket|timer|scope|slice)\b|\S+://\S+")
 
 
 @dataclass(frozen=True)
