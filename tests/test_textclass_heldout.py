@@ -1,11 +1,13 @@
 """The model against the regexes on log tails neither has seen.
 
-Four sets of hand-written tails in tests/data (see its README), never used
+Five sets of hand-written tails in tests/data (see its README), never used
 for training: heldout_logs.jsonl, written before the judge's training corpus
 existed; heldout2_logs.jsonl, written later against the generator of that
 time; heldout3_logs.jsonl, written against the generator and both sets, in
 programs and runtimes none of them uses; heldout4_logs.jsonl, the same against
-all three, by a writer who did not read how the engine reads a log.
+all three, by a writer who did not read how the engine reads a log;
+heldout5_logs.jsonl, by a writer who read neither the other sets, nor the
+training tails, nor the engine's code.
 On each, the LLM engine must stay at or above its floor, and the model alone
 must read far more than the policy's regexes (RegexJudge).
 """
@@ -25,12 +27,13 @@ from llmosd.policy import load_policy
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
 # The engine's floor on each set, a little under what the committed adapter reads (0.955, 0.862,
-# 0.858 and 0.804; the issue's aim is 0.95). Another training seed moves a set by up to 6 tails.
+# 0.858, 0.804 and 0.880; the issue's aim is 0.95). Another training seed moves a set by up to 6 tails.
 FLOORS = {
     "heldout_logs.jsonl": 0.94,
     "heldout2_logs.jsonl": 0.84,
     "heldout3_logs.jsonl": 0.84,
     "heldout4_logs.jsonl": 0.78,
+    "heldout5_logs.jsonl": 0.86,
 }
 
 
