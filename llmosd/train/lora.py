@@ -16,8 +16,10 @@ which teaches the per-line readout that picks the evidence line.
 
 Only layers from `split` up carry an adapter, so the lower layers' output for
 every prompt is computed once, without gradients, and each epoch runs the
-upper layers alone. A share of every class's cause templates can be held out
-(`--holdout`) to measure accuracy on wordings the adapter never saw.
+upper layers alone. Where the time budget (`--minutes`) cannot hold every epoch on this
+CPU, the learning-rate schedule is laid over the steps it can hold (Trainer.fit). A share of
+every class's cause templates can be held out (`--holdout`) to measure accuracy on wordings
+the adapter never saw.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,9 @@ from llmosd.train.corpus import CLASSES, Example, generate, split_templates, tem
 # seed read worse than one trained at 120 (heldout2 engine 0.831 against 0.849; dev 0.917
 # against 0.944).
 TRAIN_LOG_TOKENS = 120
+# Batches timed to plan a run; the share of the time left kept spare for what the plan leaves out
+# (the optimizer's own steps, the final dev read, the save).
+PROBES, SLACK = 4, 0.08
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -162,40 +168,71 @@ class Trainer:
         self.peft.train()
         return hits / max(1, total)
 
+    def loss(self, b: dict[str, Any], aux: float) -> Any:
+        import torch
+
+        final, lines = self.logits(b)
+        logp = torch.log_softmax(final, -1).gather(1, b["y"][:, None])[:, 0]
+        # Approved and generated readings: -log p(label); refused ones: -log(1 - p(label)).
+        refused = -torch.log1p(-logp.exp().clamp(max=1 - 1e-6))
+        loss = torch.where(b["negative"], refused, -logp).mean()
+        if aux:
+            ok = ~b["negative"][b["line_at"][0]]  # refused readings teach nothing about lines
+            if ok.any():
+                loss = loss + aux * torch.nn.functional.cross_entropy(lines[ok], b["line_y"][ok])
+        return loss
+
+    def pace(self, batches: list[dict[str, Any]], aux: float, clock: Callable[[], float]) -> float:
+        """Seconds per padded token of a training step, timed on PROBES batches spread over the
+        length range (`batches` is sorted by length); the adapter, its gradients and the random
+        state are left as they were, so a run the budget covers trains as it would untimed."""
+        import torch
+
+        picks = batches[:: max(1, len(batches) // PROBES)][:PROBES]
+        with torch.random.fork_rng():
+            start = clock()
+            for b in picks:
+                self.loss(b, aux).backward()
+            took = clock() - start
+        self.peft.zero_grad(set_to_none=True)
+        return took / tokens(picks)
+
     def fit(self, train_b: list, dev_b: list, *, lr: float, epochs: int, aux: float, deadline: float,
-            rng: random.Random) -> int:  # fmt: skip
+            rng: random.Random, clock: Callable[[], float] = time.monotonic) -> int:  # fmt: skip
+        """Train; returns the steps taken. Where the time left before `deadline` cannot hold
+        `epochs` epochs, the learning-rate schedule is laid over the steps it can hold, so the
+        run still ends annealed instead of being cut at a high learning rate."""
         import torch
 
         params = [p for p in self.peft.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-        total = epochs * len(train_b)
+        full = epochs * len(train_b)
+        pace = self.pace(train_b, aux, clock)
+        total = fitted_steps(full, pace * epochs * (tokens(train_b) + tokens(dev_b) / 3), deadline - clock())
+        if total < full:
+            print(f"at {pace * 1e3:.3f} ms a token the time budget holds {total} of {full} steps; "
+                  "the learning-rate schedule is laid over those", flush=True)  # fmt: skip
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.1)
         self.peft.train()
-        step = 0
+        step, used = 0, lr
         for epoch in range(epochs):
-            loss_sum = 0.0
+            loss_sum, first = 0.0, step
             for k in rng.sample(range(len(train_b)), len(train_b)):
-                b = train_b[k]
-                final, lines = self.logits(b)
-                logp = torch.log_softmax(final, -1).gather(1, b["y"][:, None])[:, 0]
-                # Approved and generated readings: -log p(label); refused ones: -log(1 - p(label)).
-                refused = -torch.log1p(-logp.exp().clamp(max=1 - 1e-6))
-                loss = torch.where(b["negative"], refused, -logp).mean()
-                if aux:
-                    ok = ~b["negative"][b["line_at"][0]]  # refused readings teach nothing about lines
-                    if ok.any():
-                        loss = loss + aux * torch.nn.functional.cross_entropy(lines[ok], b["line_y"][ok])
+                if step == total or clock() > deadline:
+                    break
+                loss = self.loss(train_b[k], aux)
                 loss.backward()
+                used = float(sched.get_last_lr()[0])  # after the last step, the schedule looks one past it
                 opt.step()
                 sched.step()
                 opt.zero_grad()
                 loss_sum, step = loss_sum + float(loss.detach()), step + 1
-                if time.monotonic() > deadline:
-                    break
             acc = self.evaluate(dev_b) if dev_b else float("nan")
-            print(f"epoch {epoch + 1}: loss {loss_sum / len(train_b):.4f}, dev accuracy {acc:.3f}, "
-                  f"step {step}/{total}", flush=True)  # fmt: skip
-            if time.monotonic() > deadline:
+            print(f"epoch {epoch + 1}: loss {loss_sum / max(1, step - first):.4f}, dev accuracy {acc:.3f}, "
+                  f"step {step}/{full}, learning rate {used:.2e}", flush=True)  # fmt: skip
+            if step == total:
+                break
+            if clock() > deadline:
                 print("time budget reached", flush=True)
                 break
         return step
@@ -211,6 +248,18 @@ class Trainer:
                 tensors[key + ".lora_B"] = mod.lora_B["default"].weight.detach().half().contiguous()
         out.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(out), metadata=meta)
+
+
+def tokens(batches: list[dict[str, Any]]) -> int:
+    """Padded tokens in `batches`: what a pass over them computes."""
+    return sum(b["ids"].numel() for b in batches)
+
+
+def fitted_steps(full: int, need: float, left: float) -> int:
+    """Of `full` steps that need `need` seconds with their dev reads, how many fit in `left`
+    seconds, with SLACK spare for the final read and the save."""
+    room = left * (1 - SLACK)
+    return full if need <= room else max(1, int(full * room / need))
 
 
 def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r: int, alpha: int, lr: float,
