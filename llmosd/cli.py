@@ -138,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--seed", type=int, help=f"corpus and training seed (default {d['seed']})")
     p.add_argument(
-        "--minutes", type=float, help=f"stop training after this much wall time (default {d['minutes']:g})"
-    )
+        "--minutes", type=float,
+        help=f"wall time for the whole run (default {d['minutes']:g}); on a CPU too slow for every "
+        "epoch, the schedule is fit to the steps that fit",
+    )  # fmt: skip
     p.add_argument(
         "--holdout", type=float, help=f"share of cause templates kept out to measure on ({d['holdout']})"
     )
