@@ -211,7 +211,8 @@ class Trainer:
         total = fitted_steps(full, pace * epochs * (tokens(train_b) + tokens(dev_b) / 3), deadline - clock())
         if total < full:
             print(f"at {pace * 1e3:.3f} ms a token the time budget holds {total} of {full} steps; "
-                  "the learning-rate schedule is laid over those", flush=True)  # fmt: skip
+                  "the learning-rate schedule is laid over those (a larger --minutes trains the "
+                  "whole recipe)", flush=True)  # fmt: skip
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.1)
         self.peft.train()
         step, used = 0, lr
