@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--minutes", type=float,
         help=f"wall time for the whole run (default {d['minutes']:g}); on a CPU too slow for every "
-        "epoch, the schedule is fit to the steps that fit",
+        "epoch, the schedule is fit to the steps that fit; under one epoch, nothing is trained",
     )  # fmt: skip
     p.add_argument(
         "--holdout", type=float, help=f"share of cause templates kept out to measure on ({d['holdout']})"

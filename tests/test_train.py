@@ -1,5 +1,6 @@
 """`llmosd train`'s trainer on the real embedded model, a few generated tails and a stand-in
-clock: a run its time budget cannot hold still ends with its learning rate annealed."""
+clock: a run its time budget cannot hold still ends with its learning rate annealed, and one
+that cannot hold a single epoch is refused before it trains."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import random
 import re
 
 import pytest
+import torch
 
+from llmosd.errors import UsageError
 from llmosd.train.corpus import generate
-from llmosd.train.lora import Trainer, fitted_steps
+from llmosd.train.lora import SLACK, Trainer, fitted_steps, probes, tokens
 
 LR = 3e-3
 ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div factors)
@@ -25,13 +28,13 @@ def trainer() -> Trainer:
     return t
 
 
-def run_fit(t: Trainer, seconds: float, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+def run_fit(t: Trainer, seconds: float, capsys: pytest.CaptureFixture[str] | None) -> tuple[int, list[str]]:
     """Fit two epochs with `seconds` to the deadline, on a clock under which timing the first
     batches takes one second and nothing else takes any time."""
     ticks = itertools.chain([0.0], itertools.repeat(1.0))
     steps = t.fit(t.train_b, t.dev_b, lr=LR, epochs=2, aux=0.3, deadline=1.0 + seconds,
                   rng=random.Random(1), clock=lambda: next(ticks))  # fmt: skip
-    return steps, capsys.readouterr().out.splitlines()
+    return steps, capsys.readouterr().out.splitlines() if capsys else []
 
 
 def final_lr(out: list[str]) -> float:
@@ -47,14 +50,29 @@ def test_a_budget_that_holds_the_run_takes_every_step(
     assert final_lr(out) == pytest.approx(ANNEALED, rel=1e-3)
 
 
+def need(t: Trainer) -> float:
+    """Seconds two epochs and their dev reads take on run_fit's clock, as the trainer plans them
+    (timing `probes` takes one second)."""
+    return 2 * (tokens(t.train_b) + tokens(t.dev_b) / 3) / tokens(probes(t.train_b))
+
+
 def test_a_short_budget_lays_the_schedule_over_the_steps_it_holds(
     trainer: Trainer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Four of the six batches take a second, so two epochs and their dev reads take over 2 s.
-    steps, out = run_fit(trainer, 1.2, capsys)
-    assert 1 <= steps < 12
-    assert re.search(rf"holds {steps} of 12 steps", out[0])
+    steps, out = run_fit(trainer, need(trainer) * 0.76 / (1 - SLACK), capsys)
+    assert steps == 9  # three quarters of 12
+    assert re.search(r"holds 9 of 12 steps", out[0])
     assert final_lr(out) == pytest.approx(ANNEALED, rel=1e-3)  # ended annealed, not cut mid-way
+
+
+def test_a_budget_under_one_epoch_trains_nothing_and_says_how_much_more(trainer: Trainer) -> None:
+    before = {n: p.detach().clone() for n, p in trainer.peft.named_parameters() if p.requires_grad}
+    with pytest.raises(
+        UsageError, match=r"holds 3 of 12 training steps, under one epoch.*--minutes about 1 more"
+    ):
+        run_fit(trainer, need(trainer) * 0.26 / (1 - SLACK), None)  # a quarter of the steps
+    after = dict(trainer.peft.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before)  # the adapter was not touched
 
 
 def test_fitted_steps_scales_with_the_time_left() -> None:

@@ -25,6 +25,7 @@ the adapter never saw.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from typing import Any
 from llmosd.engine.llm import ADAPTER, label_token_ids
 from llmosd.engine.model import load_model
 from llmosd.engine.prompt import SIGNATURE, classify_prompt, keep, label_words
+from llmosd.errors import UsageError
 from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
@@ -183,12 +185,12 @@ class Trainer:
         return loss
 
     def pace(self, batches: list[dict[str, Any]], aux: float, clock: Callable[[], float]) -> float:
-        """Seconds per padded token of a training step, timed on PROBES batches spread over the
-        length range (`batches` is sorted by length); the adapter, its gradients and the random
-        state are left as they were, so a run the budget covers trains as it would untimed."""
+        """Seconds per padded token of a training step, timed on `probes(batches)`; the adapter,
+        its gradients and the random state are left as they were, so a run the budget covers
+        trains as it would untimed."""
         import torch
 
-        picks = batches[:: max(1, len(batches) // PROBES)][:PROBES]
+        picks = probes(batches)
         with torch.random.fork_rng():
             start = clock()
             for b in picks:
@@ -201,14 +203,22 @@ class Trainer:
             rng: random.Random, clock: Callable[[], float] = time.monotonic) -> int:  # fmt: skip
         """Train; returns the steps taken. Where the time left before `deadline` cannot hold
         `epochs` epochs, the learning-rate schedule is laid over the steps it can hold, so the
-        run still ends annealed instead of being cut at a high learning rate."""
+        run still ends annealed instead of being cut at a high learning rate. Where it cannot
+        hold one epoch, nothing is trained: a UsageError says how much more time it needs
+        (the default output is the packaged adapter, not to be overwritten by a stub)."""
         import torch
 
         params = [p for p in self.peft.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         full = epochs * len(train_b)
         pace = self.pace(train_b, aux, clock)
-        total = fitted_steps(full, pace * epochs * (tokens(train_b) + tokens(dev_b) / 3), deadline - clock())
+        need, left = pace * epochs * (tokens(train_b) + tokens(dev_b) / 3), deadline - clock()
+        total = fitted_steps(full, need, left)
+        if total < len(train_b):
+            more = math.ceil((need / (1 - SLACK) - left) / 60)
+            raise UsageError(f"the time budget holds {total} of {full} training steps, under one epoch, "
+                             f"at {pace * 1e3:.3f} ms a token: give --minutes about {more} more; "
+                             "nothing was written")  # fmt: skip
         if total < full:
             print(f"at {pace * 1e3:.3f} ms a token the time budget holds {total} of {full} steps; "
                   "the learning-rate schedule is laid over those (a larger --minutes trains the "
@@ -254,6 +264,12 @@ class Trainer:
 def tokens(batches: list[dict[str, Any]]) -> int:
     """Padded tokens in `batches`: what a pass over them computes."""
     return sum(b["ids"].numel() for b in batches)
+
+
+def probes(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PROBES batches a run is timed on, spread over the length range (batches are sorted
+    by length)."""
+    return batches[:: max(1, len(batches) // PROBES)][:PROBES]
 
 
 def fitted_steps(full: int, need: float, left: float) -> int:
