@@ -78,4 +78,5 @@ def test_a_budget_under_one_epoch_trains_nothing_and_says_how_much_more(trainer:
 def test_fitted_steps_scales_with_the_time_left() -> None:
     assert fitted_steps(100, need=50.0, left=100.0) == 100
     assert fitted_steps(100, need=100.0, left=50.0) == 46  # 8% of the time left kept spare
-    assert fitted_steps(100, need=1e9, left=1.0) == 1
+    assert fitted_steps(100, need=1e9, left=1.0) == 0
+    assert fitted_steps(100, need=50.0, left=-5.0) == 0  # the deadline passed while preparing

@@ -276,7 +276,7 @@ def fitted_steps(full: int, need: float, left: float) -> int:
     """Of `full` steps that need `need` seconds with their dev reads, how many fit in `left`
     seconds, with SLACK spare for the final read and the save."""
     room = left * (1 - SLACK)
-    return full if need <= room else max(1, int(full * room / need))
+    return full if need <= room else max(0, int(full * room / need))
 
 
 def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r: int, alpha: int, lr: float,
