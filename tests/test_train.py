@@ -13,7 +13,7 @@ import torch
 
 from llmosd.errors import UsageError
 from llmosd.train.corpus import generate
-from llmosd.train.lora import SLACK, Trainer, fitted_steps, probes, tokens
+from llmosd.train.lora import SLACK, Trainer, fitted_steps, probes, run_seconds, tokens
 
 LR = 3e-3
 ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div factors)
@@ -53,7 +53,7 @@ def test_a_budget_that_holds_the_run_takes_every_step(
 def need(t: Trainer) -> float:
     """Seconds two epochs and their dev reads take on run_fit's clock, as the trainer plans them
     (timing `probes` takes one second)."""
-    return 2 * (tokens(t.train_b) + tokens(t.dev_b) / 3) / tokens(probes(t.train_b))
+    return run_seconds(1 / tokens(probes(t.train_b)), 2, t.train_b, t.dev_b)
 
 
 def test_a_short_budget_lays_the_schedule_over_the_steps_it_holds(

@@ -212,7 +212,7 @@ class Trainer:
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         full = epochs * len(train_b)
         pace = self.pace(train_b, aux, clock)
-        need, left = pace * epochs * (tokens(train_b) + tokens(dev_b) / 3), deadline - clock()
+        need, left = run_seconds(pace, epochs, train_b, dev_b), deadline - clock()
         total = fitted_steps(full, need, left)
         if total < len(train_b):
             more = math.ceil((need / (1 - SLACK) - left) / 60)
@@ -270,6 +270,14 @@ def probes(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The PROBES batches a run is timed on, spread over the length range (batches are sorted
     by length)."""
     return batches[:: max(1, len(batches) // PROBES)][:PROBES]
+
+
+def run_seconds(
+    pace: float, epochs: int, train_b: list[dict[str, Any]], dev_b: list[dict[str, Any]]
+) -> float:
+    """Seconds `epochs` epochs and their dev reads take at `pace` seconds a token of a training
+    step (a dev read is a forward pass alone: about a third of a step)."""
+    return pace * epochs * (tokens(train_b) + tokens(dev_b) / 3)
 
 
 def fitted_steps(full: int, need: float, left: float) -> int:
