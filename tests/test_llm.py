@@ -13,7 +13,7 @@ from test_scenarios import check  # the scorer's matching rules
 
 from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
-from llmosd.engine.llm import ADAPTER, LlmJudge, load_judge
+from llmosd.engine.llm import ADAPTER, SURE, LlmJudge, load_judge
 from llmosd.engine.model import load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
 from llmosd.engine.textclass import RegexJudge, clip, to_reader
@@ -148,6 +148,21 @@ def test_classifies_plain_faults(judge: LlmJudge, context: str, want: str, lines
     assert c.fault_class == want
     assert 0 < c.confidence <= 1
     assert c.evidence in [line.strip() for line in lines]  # a quoted line of the log, never model text
+
+
+@pytest.mark.model
+def test_a_pattern_the_site_declared_beats_a_sure_unknown(judge: LlmJudge, tmp_path: Path) -> None:
+    """The model finds no cause in a site's own monitoring code; the pattern the site wrote for it
+    in its policy decides, however sure the model is that the log explains nothing."""
+    text = (HERE.parent / "policies" / "default.yaml").read_text()
+    assert "      - 'Xid'\n" in text
+    site = tmp_path / "site.yaml"
+    site.write_text(text.replace("      - 'Xid'\n", "      - 'Xid'\n      - 'fleetmon: code Q-\\d+'\n", 1))
+    lines = ["fleetmon: code Q-42 reported for this node", "Main process exited, status=1/FAILURE"]
+    c = judge.classify(lines, load_policy(site), "service")
+    assert judge.last is not None and judge.last.best == "unknown" and judge.last.probs["unknown"] >= SURE
+    assert (c.fault_class, c.evidence) == ("hardware", lines[0])
+    assert judge.classify(lines, POLICY, "service").fault_class == "unknown"  # no pattern: the model's
 
 
 @pytest.mark.model

@@ -26,8 +26,8 @@ from llmosd.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-# The engine's floor on each set, a little under what the committed adapter reads (0.955, 0.862,
-# 0.858, 0.804 and 0.880; the aim is 0.95). Another training seed moves a set by up to 6 tails.
+# The engine's floor on each set, a little under what the committed adapter reads (0.955, 0.867,
+# 0.853, 0.804 and 0.889; the aim is 0.95). Another training seed moves a set by up to 6 tails.
 FLOORS = {
     "heldout_logs.jsonl": 0.94,
     "heldout2_logs.jsonl": 0.84,

@@ -7,8 +7,9 @@ at its last token, the logits of each class's label word; their softmax is
 the confidence. The same pass gives the label logits at the end of every log
 line, and the line where the chosen class gained most is quoted as the
 evidence: it is a line of the log, never text the model wrote. When the
-model is unsure (below SURE) and one of the policy's declared fault patterns
-matches, the pattern decides, as it would in the rules engine.
+model is unsure (below SURE) or finds no cause (`unknown`), and one of the
+policy's declared fault patterns matches, the pattern decides, as it would in
+the rules engine.
 
 `rank` scores trigger descriptions as continuations of one shared prompt
 (the same head, then the log), reusing its KV cache for every option, minus each description's
@@ -41,7 +42,11 @@ log = logging.getLogger(__name__)
 ADAPTER = Path(__file__).resolve().parent.parent / "data" / "adapter" / "judge_lora.safetensors"
 BUDGET_MS = 2000.0  # a text judgement slower than this is refused, and the rules read the text
 # Below this probability the model is unsure, and a fault pattern the operator wrote into the
-# policy, if one matches, decides instead: a declared pattern is the site's own knowledge.
+# policy, if one matches, decides instead: a declared pattern is the site's own knowledge. So it
+# does when the model, however sure, finds no cause: with the committed adapter that reads 2 more
+# of the five held-out sets' 1144 tails (1001); with the embedded model bare, as another model
+# without an adapter of its own runs, 297 of sets 1 and 5 instead of 283, where the regexes
+# alone read 292.
 SURE = 0.8
 
 
@@ -177,7 +182,7 @@ class LlmJudge:
         if self.budget_ms is not None and r.ms > self.budget_ms:
             raise ModelError(f"the text judgement took {r.ms:.0f} ms, over its {self.budget_ms:.0f} ms")
         best = r.best
-        if r.probs[best] < SURE:
+        if r.probs[best] < SURE or best == "unknown":
             declared = RegexJudge().classify(lines, policy, context)
             if declared.fault_class != "unknown":
                 return declared
