@@ -14,7 +14,7 @@ from test_scenarios import check  # the scorer's matching rules
 from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.engine.llm import ADAPTER, SURE, LlmJudge, load_judge
-from llmosd.engine.model import load_model, merge_lora, quantize_int8
+from llmosd.engine.model import cache_root, load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
 from llmosd.engine.textclass import RegexJudge, clip, to_reader
 from llmosd.errors import ModelError
@@ -314,6 +314,31 @@ def test_llm_engine_decides_every_scenario(judge: LlmJudge, path: Path) -> None:
     assert d["engine"] == "llm" and plan
     if text_read:
         assert d["rationale"]
+
+
+@pytest.fixture(scope="module")
+def folder_judge(judge: LlmJudge) -> LlmJudge:
+    """A model as an operator points the config at one: a Hugging Face folder with no adapter of
+    its own. The embedded model's converted cache folder is one, so its bare reading stands in."""
+    folder = cache_root() / "models" / judge.loaded.sha[:16]
+    assert (folder / "config.json").is_file()
+    bare = load_judge(str(folder), budget_ms=None)
+    assert bare.model_name.startswith(folder.name) and "+" + ADAPTER.stem not in bare.model_name
+    return bare
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_a_model_without_an_adapter_still_decides_every_scenario_safely(
+    folder_judge: LlmJudge, path: Path
+) -> None:
+    """Near chance on its own, such a model reads most logs as `unknown` or unsure, and there the
+    policy's declared patterns decide: every scenario still gets its expected plan (three did not,
+    one of them unsafely, while a sure `unknown` overruled a matching pattern)."""
+    snap = load_snapshot(path)
+    d = decide(snap, load_policy(snap.policy), judge=folder_judge).wire()
+    assert d["engine"] == "llm"
+    check(d, json.loads(path.read_text())["expect"])
 
 
 def test_clip_is_applied_before_the_model_sees_anything() -> None:
