@@ -243,6 +243,7 @@ class Decision(BaseModel):
     # Extra facts for the audit log and `--compare`; not part of the printed contract.
     confidence: float | None = None
     fault_class: str | None = None
+    reader: str | None = None  # model | pattern: what read fault_class
 
     def wire(self) -> dict[str, Any]:
         return {

@@ -48,9 +48,19 @@ def test_compare_prints_only_the_incidents_where_two_policies_differ(tmp_path: P
     assert p.returncode == 0, p.stderr
     out = p.stdout.splitlines()
     assert out[-1].startswith("2 scenarios, 1 differ")
+    assert out[-1].endswith("texts read by a model: A 0 of 1, B 0 of 1")  # the rules read with patterns
     assert out[0] == "svc-jupyterhub-db-refused"  # the GPU incident plans no restart: the same on both
-    assert "service.restart" in out[1] and "(allow)" in out[1]
+    assert "service.restart" in out[1] and "(allow)" in out[1] and "[transient 1.00 by pattern]" in out[1]
     assert "service.restart" in out[2] and "(deny)" in out[2]
+
+
+@pytest.mark.model
+def test_compare_counts_the_texts_each_side_read_with_a_model() -> None:
+    """Of the two incidents only the unit's failure has text to read: the LLM engine's model reads
+    it, the rules engine's patterns do."""
+    p = replay("--compare", "rules", "llm", str(REFUSED_DB), str(XID))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1].endswith("texts read by a model: A 0 of 1, B 1 of 1")
 
 
 @pytest.mark.parametrize("side", ["gpt", "rules:/models/x", ""])

@@ -161,7 +161,7 @@ def test_a_pattern_the_site_declared_beats_a_sure_unknown(judge: LlmJudge, tmp_p
     lines = ["fleetmon: code Q-42 reported for this node", "Main process exited, status=1/FAILURE"]
     c = judge.classify(lines, load_policy(site), "service")
     assert judge.last is not None and judge.last.best == "unknown" and judge.last.probs["unknown"] >= SURE
-    assert (c.fault_class, c.evidence) == ("hardware", lines[0])
+    assert (c.fault_class, c.evidence, c.reader) == ("hardware", lines[0], "pattern")
     assert judge.classify(lines, POLICY, "service").fault_class == "unknown"  # no pattern: the model's
 
 

@@ -3,7 +3,8 @@
 A side is written `ENGINE[:MODEL][@POLICY]`: `rules`, `llm`, `llm:/models/qwen2.5-7b`,
 `rules@strict`, `llm@policies/lab.yaml`. Without a policy each scenario's own
 is used. Each model is loaded once. Only the scenarios where the two plans
-differ (kinds, targets, parameters or verdicts) are printed, then a summary.
+differ (kinds, targets, parameters or verdicts) are printed, then a summary that
+also says how many texts each side's model read itself (the rest its policy's patterns read).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def plan(d: Decision) -> list[tuple[Any, ...]]:
 
 def brief(d: Decision) -> str:
     acts = ", ".join(f"{j.action.kind} {j.action.target}".strip() + f" ({j.verdict})" for j in d.actions)
-    read = f" [{d.fault_class} {d.confidence:.2f}]" if d.fault_class and d.confidence is not None else ""
+    ok = d.fault_class and d.confidence is not None
+    read = f" [{d.fault_class} {d.confidence:.2f} by {d.reader}]" if ok else ""
     return f"{d.engine}: {acts}{read}"
 
 
@@ -71,12 +73,21 @@ def compare(files: list[str], a: Side, b: Side) -> Iterator[tuple[Decision, Deci
 
 
 def report(files: list[str], a: Side, b: Side, write: Any = print) -> int:
-    """Print the differing scenarios and a summary; returns how many differ."""
+    """Print the differing scenarios and a summary; returns how many differ.
+
+    The summary says, per side, how many of the scenarios whose text was read were read by a model
+    rather than by the policy's patterns: a model without an adapter of its own reads few."""
     n = differ = 0
+    read = {"A": [0, 0], "B": [0, 0]}  # side -> [read by a model, texts read]
     for da, db in compare(files, a, b):
         n += 1
+        for side, d in (("A", da), ("B", db)):
+            if d.reader is not None:
+                read[side][0] += d.reader == "model"
+                read[side][1] += 1
         if plan(da) != plan(db):
             differ += 1
             write(f"{da.scenario}\n  A {a.text} -> {brief(da)}\n  B {b.text} -> {brief(db)}")
-    write(f"{n} scenarios, {differ} differ (A = {a.text}, B = {b.text})")
+    by_model = ", ".join(f"{side} {m} of {t}" for side, (m, t) in read.items())
+    write(f"{n} scenarios, {differ} differ (A = {a.text}, B = {b.text}); texts read by a model: {by_model}")
     return differ

@@ -44,6 +44,7 @@ def decide(
         latency_ms=(time.perf_counter() - start) * 1000,
         confidence=plan.confidence,
         fault_class=plan.fault_class,
+        reader=plan.reader,
     )
 
 

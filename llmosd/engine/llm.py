@@ -191,7 +191,7 @@ class LlmJudge:
             evidence = clipped[r.kept[-1]] if r.kept else ""
         else:
             evidence = clipped[r.kept[max(range(len(r.kept)), key=lambda i: r.line_gain[i])]]
-        return Classified(best, r.probs[best], evidence.strip())
+        return Classified(best, r.probs[best], evidence.strip(), "model")
 
     # ------------------------------------------------------------ rank
 

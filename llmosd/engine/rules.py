@@ -24,6 +24,7 @@ class Plan:
     rationale: str
     confidence: float | None  # lowest text-reading confidence that shaped the plan; None if no text read
     fault_class: str | None  # class of the most severe incident whose text was read
+    reader: str | None  # what read that class (Classified.reader)
 
 
 def incidents(snap: Snapshot, policy: Policy, judge: TextJudge) -> list[Incident]:
@@ -54,7 +55,8 @@ def make_plan(snap: Snapshot, policy: Policy, judge: TextJudge | None = None) ->
     seen: set[tuple[str, str]] = set()
     said: list[str] = []
     confidences: list[float] = []
-    fault_class = None
+    fault_class: str | None = None
+    reader: str | None = None
     for inc in incidents(snap, policy, judge):
         option = _choose(inc, judge)
         fresh = [a for a in option.actions if a.key() not in seen]
@@ -65,12 +67,14 @@ def make_plan(snap: Snapshot, policy: Policy, judge: TextJudge | None = None) ->
         said.append(f"{inc.summary}: {option.says}.")
         if inc.classified is not None:
             confidences.append(inc.classified.confidence)
-            fault_class = fault_class or inc.classified.fault_class
+            if fault_class is None:
+                fault_class, reader = inc.classified.fault_class, inc.classified.reader
     if not actions:
         return Plan(
             [make_action("noop")],
             "Nothing needs doing: no fault, no queued work that fits, no pending change.",
             None,
             None,
+            None,
         )
-    return Plan(actions, " ".join(said), min(confidences) if confidences else None, fault_class)
+    return Plan(actions, " ".join(said), min(confidences) if confidences else None, fault_class, reader)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from llmosd.policy import Policy
 
@@ -54,6 +54,7 @@ class Classified:
     fault_class: str
     confidence: float
     evidence: str  # the log line that decided it, quoted in rationales ("" if none)
+    reader: Literal["model", "pattern"]  # what read the class: a model, or the policy's patterns
 
 
 class TextJudge(Protocol):
@@ -97,9 +98,9 @@ class RegexJudge:
         for cls_name, cls in policy.fault_classes.items():
             for line in reversed(text):  # newest line first: it is usually the cause
                 if not to_reader(line) and any(rx.search(line) for rx in cls.regexes):
-                    return Classified(cls_name, 1.0, line)
+                    return Classified(cls_name, 1.0, line, "pattern")
         plain = [line for line in text if not to_reader(line)]
-        return Classified("unknown", 1.0, plain[-1] if plain else "")
+        return Classified("unknown", 1.0, plain[-1] if plain else "", "pattern")
 
     def rank(self, lines: list[str], options: list[str]) -> list[float]:
         # No reading of text: keep the policy's order (first option best).
