@@ -14,7 +14,7 @@ from test_scenarios import check  # the scorer's matching rules
 from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.engine.llm import ADAPTER, SURE, LlmJudge, load_judge
-from llmosd.engine.model import cache_root, load_model, merge_lora, quantize_int8
+from llmosd.engine.model import cache_root, converted_folder, load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
 from llmosd.engine.textclass import RegexJudge, clip, to_reader
 from llmosd.errors import ModelError
@@ -320,7 +320,7 @@ def test_llm_engine_decides_every_scenario(judge: LlmJudge, path: Path) -> None:
 def folder_judge(judge: LlmJudge) -> LlmJudge:
     """A model as an operator points the config at one: a Hugging Face folder with no adapter of
     its own. The embedded model's converted cache folder is one, so its bare reading stands in."""
-    folder = cache_root() / "models" / judge.loaded.sha[:16]
+    folder = converted_folder(judge.loaded.sha, cache_root())
     assert (folder / "config.json").is_file()
     bare = load_judge(str(folder), budget_ms=None)
     assert bare.model_name.startswith(folder.name) and "+" + ADAPTER.stem not in bare.model_name

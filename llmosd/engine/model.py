@@ -69,6 +69,11 @@ def cache_root() -> Path:
     return Path(base) / "llmosd"
 
 
+def converted_folder(sha: str, cache: Path) -> Path:
+    """Where the fp32 conversion of the GGUF with SHA-256 `sha` is kept under `cache`."""
+    return cache / "models" / sha[:16]
+
+
 def file_sha(path: Path, cache: Path) -> str:
     """SHA-256 of a model file, remembered by (path, size, mtime) so a warm load does not re-read it."""
     st = path.stat()
@@ -170,7 +175,7 @@ def load_model(
         folder = path
     else:
         sha = file_sha(path, cache)
-        folder = cache / "models" / sha[:16]
+        folder = converted_folder(sha, cache)
         if not (folder / "source.json").is_file():
             log.info("converting %s into %s (once)", path.name, folder)
             _convert(path, folder)
