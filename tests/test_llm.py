@@ -13,10 +13,11 @@ from test_scenarios import check  # the scorer's matching rules
 
 from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
+from llmosd.engine.hostile import to_reader
 from llmosd.engine.llm import ADAPTER, SURE, LlmJudge, load_judge
 from llmosd.engine.model import cache_root, converted_folder, load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
-from llmosd.engine.textclass import RegexJudge, clip, to_reader
+from llmosd.engine.textclass import RegexJudge, clip
 from llmosd.errors import ModelError
 from llmosd.policy import load_policy
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from llmosd.engine.textclass import to_reader
+from llmosd.engine.hostile import to_reader
 
 # A short word per default fault class; their first tokens differ, so one
 # forward pass scores them all. Classes a policy adds are named by their own name.

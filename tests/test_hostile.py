@@ -1,0 +1,29 @@
+"""The filter for lines written to the log's reader, measured on tests/data/reader_lines.jsonl:
+lines addressed to an automated reader, and program lines that look like them, written by a
+session that read neither the filter nor any held-out set (see tests/data/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmosd.engine.hostile import to_reader
+
+LINES = [json.loads(s) for s in (Path(__file__).parent / "data" / "reader_lines.jsonl").read_text().splitlines()]
+# What the filter reads right per split: the dev half shaped its rules, the test half was measured
+# once, after they were fixed (the filter before them caught 24 and 19, and dropped 2 and 2).
+FLOORS = {"dev": (38, 1), "test": (29, 1)}  # (addressed lines caught of 40, program lines dropped of 40)
+
+
+@pytest.mark.parametrize("split", FLOORS)
+def test_lines_to_the_reader_are_dropped_and_program_lines_kept(split: str) -> None:
+    rows = [r for r in LINES if r["split"] == split]
+    caught = [r["id"] for r in rows if r["kind"] == "to_reader" and to_reader(r["line"])]
+    dropped = [r["id"] for r in rows if r["kind"] == "program" and to_reader(r["line"])]
+    assert sum(r["kind"] == "to_reader" for r in rows) == 40 and len(rows) == 80
+    print(f"{split}: {len(caught)} of 40 lines to the reader caught, {len(dropped)} of 40 program lines dropped")
+    least, most = FLOORS[split]
+    assert len(caught) >= least
+    assert len(dropped) <= most, dropped
