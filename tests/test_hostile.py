@@ -11,7 +11,8 @@ import pytest
 
 from llmosd.engine.hostile import to_reader
 
-LINES = [json.loads(s) for s in (Path(__file__).parent / "data" / "reader_lines.jsonl").read_text().splitlines()]
+DATA = Path(__file__).parent / "data" / "reader_lines.jsonl"
+LINES = [json.loads(s) for s in DATA.read_text().splitlines()]
 # What the filter reads right per split: the dev half shaped its rules, the test half was measured
 # once, after they were fixed (the filter before them caught 24 and 19, and dropped 2 and 2).
 FLOORS = {"dev": (38, 1), "test": (29, 1)}  # (addressed lines caught of 40, program lines dropped of 40)
@@ -23,7 +24,9 @@ def test_lines_to_the_reader_are_dropped_and_program_lines_kept(split: str) -> N
     caught = [r["id"] for r in rows if r["kind"] == "to_reader" and to_reader(r["line"])]
     dropped = [r["id"] for r in rows if r["kind"] == "program" and to_reader(r["line"])]
     assert sum(r["kind"] == "to_reader" for r in rows) == 40 and len(rows) == 80
-    print(f"{split}: {len(caught)} of 40 lines to the reader caught, {len(dropped)} of 40 program lines dropped")
+    print(
+        f"{split}: {len(caught)} of 40 lines to the reader caught, {len(dropped)} of 40 program lines dropped"
+    )
     least, most = FLOORS[split]
     assert len(caught) >= least
     assert len(dropped) <= most, dropped
