@@ -37,13 +37,15 @@ _READER_FIELD = re.compile(
     r"|x-ai-\w+|ai[-_]triage)\b(?:[-_ ]\w+)?[\"']?\s*[:=]",
     re.I,
 )
-# Cut out before the rules below look for a reader: paths, program[pid] prefixes, unit names, URLs
-# and quoted single tokens name programs, files and fields, not readers ("llm-router.service",
-# "/opt/gpu-agent/", "logger":"classifier"). A path counts after a space, "=", a quote or a
-# parenthesis: in an SELinux denial for comm="gpu-agent", path="/run/..." would otherwise read
-# as an agent told to run.
+# Cut out before the rules below look for a reader: paths, program[pid] prefixes (and the
+# "puppet-agent:" that the prompt's tidying leaves of them: a compound name, unlike "AI:"), unit
+# names, URLs and quoted single tokens name programs, files and fields, not readers
+# ("llm-router.service", "/opt/gpu-agent/", "logger":"classifier"). A path counts after a space,
+# "=", a quote or a parenthesis: in an SELinux denial for comm="gpu-agent", path="/run/..." would
+# otherwise read as an agent told to run.
 _NAMES = re.compile(
     r"(?<![^\s=\"'(])/\S*|\S+\[\d+\]:|\S+\.(service|socket|timer|scope|slice)\b|\S+://\S+|\"[\w.-]*\""
+    r"|^[\w@.]+[-_.@][\w@.-]*:(?=\s)"
 )
 # An order to an automated reader: who is addressed, then what it is told to do.
 _ORDERED = re.compile(
