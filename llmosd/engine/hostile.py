@@ -93,4 +93,4 @@ def to_reader(line: str) -> bool:
     if any(rx.search(line) for rx in _MARKERS) or _READER_FIELD.search(line):
         return True
     plain = _NAMES.sub(" ", line)
-    return bool(_ORDERED.search(plain) or (_SPOKEN_TO.search(plain) and _VERDICT.search(plain)))
+    return bool(_ORDERED.search(plain) or (_VERDICT.search(plain) and _SPOKEN_TO.search(plain)))

@@ -62,12 +62,11 @@ class RegexJudge:
     model_name = ""
 
     def classify(self, lines: list[str], policy: Policy, context: str) -> Classified:
-        text = clip(lines)
+        plain = [line for line in clip(lines) if not to_reader(line)]
         for cls_name, cls in policy.fault_classes.items():
-            for line in reversed(text):  # newest line first: it is usually the cause
-                if not to_reader(line) and any(rx.search(line) for rx in cls.regexes):
+            for line in reversed(plain):  # newest line first: it is usually the cause
+                if any(rx.search(line) for rx in cls.regexes):
                     return Classified(cls_name, 1.0, line, "pattern")
-        plain = [line for line in text if not to_reader(line)]
         return Classified("unknown", 1.0, plain[-1] if plain else "", "pattern")
 
     def rank(self, lines: list[str], options: list[str]) -> list[float]:
