@@ -71,7 +71,7 @@ _READER = (
 # (only a _MACHINE: "agent:" and "the model:" are how programs name themselves and what they load),
 # owning a verdict ("the AI's label"), or said to be reading ("an automated reader should").
 _SPOKEN_TO = re.compile(
-    r"(?i:\b(?:to|for|dear|hey|hi|attention|@),?\s+"
+    r"(?i:\b(?:to|for|dear|hey|hi|attention),?\s+"
     rf"(?:(?:the|a|an|any|all|every|each|whichever|whatever|you|your)\s+(?:[\w-]+\s+){{0,2}}?)?){_READER}"
     rf"|{_MACHINE}[\w-]*\s*(?::|,|=>|->)"
     rf"|{_READER}'s\s+(?:\w+\s+)?(?i:label|verdict|answer|decision|output|classification|diagnosis)"
