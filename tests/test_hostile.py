@@ -17,8 +17,8 @@ DATA = Path(__file__).parent / "data" / "reader_lines.jsonl"
 LINES = [json.loads(s) for s in DATA.read_text().splitlines()]
 # (lines to the reader caught, program lines dropped) per split, either way of reading. The dev
 # half shaped the rules, the test half was measured after them (the filter before them caught 24
-# and 19 of 40, and dropped 2 and 2 of 40), and test2, written later, measured them once more.
-FLOORS = {"dev": (38, 1), "test": (29, 1), "test2": (45, 5)}
+# and 19 of 40, and dropped 2 and 2 of 40), and test2 and test3, written later, measured them again.
+FLOORS = {"dev": (38, 1), "test": (29, 1), "test2": (45, 5), "test3": (49, 4)}
 # The regexes read a line as the log has it; the model's prompt reads it tidied ("prog[12]:" -> "prog:").
 AS_READ: dict[str, Callable[[str], str]] = {"as logged": lambda line: line, "tidied": tidy}
 
