@@ -36,6 +36,7 @@ def decide(
     start = time.perf_counter()
     plan = make_plan(snap, policy, judge)
     judged = guard.judge(plan.actions, snap, policy, history=history, mode=mode, confidence=plan.confidence)
+    first = plan.reads[0] if plan.reads else None  # the most severe incident's reading
     return Decision(
         scenario=snap.id,
         engine="rules" if judge is None or judge.name == "rules" else "llm",
@@ -43,8 +44,8 @@ def decide(
         rationale=plan.rationale,
         latency_ms=(time.perf_counter() - start) * 1000,
         confidence=plan.confidence,
-        fault_class=plan.fault_class,
-        reader=plan.reader,
+        fault_class=first.fault_class if first else None,
+        reader=first.reader if first else None,
     )
 
 

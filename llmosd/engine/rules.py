@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from llmosd.contract import Action, Snapshot, make_action
 from llmosd.engine.candidates import Incident, Option, gpu_incidents, service_incidents
 from llmosd.engine.jobs import job_incidents, orphan_incidents, queue_incidents
-from llmosd.engine.textclass import RegexJudge, TextJudge
+from llmosd.engine.textclass import Classified, RegexJudge, TextJudge
 from llmosd.engine.upkeep import disk_incidents, update_incidents
 from llmosd.policy import Policy
 
@@ -22,9 +22,12 @@ from llmosd.policy import Policy
 class Plan:
     actions: list[Action]
     rationale: str
-    confidence: float | None  # lowest text-reading confidence that shaped the plan; None if no text read
-    fault_class: str | None  # class of the most severe incident whose text was read
-    reader: str | None  # what read that class (Classified.reader)
+    reads: list[Classified]  # the text readings that shaped the plan, the most severe incident's first
+
+    @property
+    def confidence(self) -> float | None:
+        """The lowest text-reading confidence that shaped the plan; None if no text was read."""
+        return min((r.confidence for r in self.reads), default=None)
 
 
 def incidents(snap: Snapshot, policy: Policy, judge: TextJudge) -> list[Incident]:
@@ -54,9 +57,7 @@ def make_plan(snap: Snapshot, policy: Policy, judge: TextJudge | None = None) ->
     actions: list[Action] = []
     seen: set[tuple[str, str]] = set()
     said: list[str] = []
-    confidences: list[float] = []
-    fault_class: str | None = None
-    reader: str | None = None
+    reads: list[Classified] = []
     for inc in incidents(snap, policy, judge):
         option = _choose(inc, judge)
         fresh = [a for a in option.actions if a.key() not in seen]
@@ -66,15 +67,11 @@ def make_plan(snap: Snapshot, policy: Policy, judge: TextJudge | None = None) ->
         actions.extend(fresh)
         said.append(f"{inc.summary}: {option.says}.")
         if inc.classified is not None:
-            confidences.append(inc.classified.confidence)
-            if fault_class is None:
-                fault_class, reader = inc.classified.fault_class, inc.classified.reader
+            reads.append(inc.classified)
     if not actions:
         return Plan(
             [make_action("noop")],
             "Nothing needs doing: no fault, no queued work that fits, no pending change.",
-            None,
-            None,
-            None,
+            [],
         )
-    return Plan(actions, " ".join(said), min(confidences) if confidences else None, fault_class, reader)
+    return Plan(actions, " ".join(said), reads)
