@@ -80,8 +80,8 @@ _SPOKEN_TO = re.compile(
 )
 # ...and told a verdict: a fault, an action, or what to answer. Not inside a dotted name (model.config).
 _VERDICT = re.compile(
-    r"(?<![\w.])(transient|oom|out[- ]of[- ]memory|memory|config\w*|permission|port|release|bug|hardware"
-    r"|unknown|reboot|drain|reset|restart|requeue|resubmit|roll(ed)? ?back|rollback|kill|chmod|RMA"
+    r"(?<![\w.])(transient|oom|memory|config\w*|permission|port|release|bug|hardware"
+    r"|unknown|reboot|drain|reset|restart|requeue|resubmit|roll(ed)? ?back|kill|chmod|RMA"
     r"|power[- ]cycle|notify|page|ticket|alert|escalat\w*|suppress|ignore|disregard|classify|categori[sz]e"
     r"|label|mark|verdict|answer|output|report|record|file|conclude|no action|no fault)",
     re.I,
