@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from llmosd.engine.hostile import to_reader
+from llmosd.engine.textclass import printable
 
 # A short word per default fault class; their first tokens differ, so one
 # forward pass scores them all. Classes a policy adds are named by their own name.
@@ -70,7 +71,7 @@ def label_words(classes: Sequence[str]) -> list[str]:
 def tidy(line: str) -> str:
     """One log line with what costs tokens but tells nothing removed: time stamps, host
     names, PIDs, long hex numbers and the leading folders of long paths."""
-    s = "".join(ch if ch.isprintable() else " " for ch in line)
+    s = printable(line)
     for rx in _PREFIXES + _PREFIXES:  # twice: a time stamp may sit before a journal prefix
         s = rx.sub("", s, count=1)
     s = _PID.sub(r"\1:", s, count=1)

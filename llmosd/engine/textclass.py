@@ -48,11 +48,12 @@ class TextJudge(Protocol):
 
 def clip(lines: list[str]) -> list[str]:
     """The newest MAX_LINES lines, each cut to MAX_LINE characters, control characters removed."""
-    out = []
-    for line in lines[-MAX_LINES:]:
-        clean = "".join(ch if ch.isprintable() else " " for ch in line)
-        out.append(clean[:MAX_LINE])
-    return out
+    return [printable(line)[:MAX_LINE] for line in lines[-MAX_LINES:]]
+
+
+def printable(line: str) -> str:
+    """`line` with each character Python would not print (ESC, NUL, tab, bidi overrides) made a space."""
+    return "".join(ch if ch.isprintable() else " " for ch in line)
 
 
 class RegexJudge:
