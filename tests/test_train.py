@@ -13,7 +13,7 @@ import torch
 
 from llmosd.errors import UsageError
 from llmosd.train.corpus import generate
-from llmosd.train.lora import SLACK, Trainer, fitted_steps, probes, run_seconds, tokens
+from llmosd.train.lora import SLACK, TRAIN_LOG_TOKENS, Trainer, fitted_steps, probes, run_seconds, tokens
 
 LR = 3e-3
 ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div factors)
@@ -22,8 +22,8 @@ ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div facto
 @pytest.fixture(scope="module")
 def trainer() -> Trainer:
     t = Trainer(split=28, r=2, alpha=4, seed=1)  # two adapted layers: quick steps
-    t.train_b = t.prepare([(e, False) for e in generate(24, 1)], 4)
-    t.dev_b = t.prepare([(e, False) for e in generate(9, 2)], 9)
+    t.train_b = t.prepare([(e, False, TRAIN_LOG_TOKENS) for e in generate(24, 1)], 4)
+    t.dev_b = t.prepare([(e, False, TRAIN_LOG_TOKENS) for e in generate(9, 2)], 9)
     t.attach()
     return t
 

@@ -6,9 +6,9 @@ and the hand-written ones of written.py.
 
 (defaults: llmosd.train.DEFAULTS)
 
-The prompts are the judge's (engine/prompt.py), but the log is cut at TRAIN_LOG_TOKENS, as
-it was for the committed adapter; that adapter reads the judge's longer logs more accurately
-on all four held-out sets. The loss is the
+The prompts are the judge's (engine/prompt.py). A generated log is cut at TRAIN_LOG_TOKENS,
+shorter than the judge's LOG_TOKENS; a hand-written or audited one at LOG_TOKENS, so that its
+cause line is read as the judge will read it. The loss is the
 cross-entropy of the class label words at the prompt's last token (what
 `classify` reads), plus a lighter one at the end of every log line: there the
 target is the class once the cause line has been read and `unknown` before,
@@ -35,18 +35,19 @@ from typing import Any
 
 from llmosd.engine.llm import ADAPTER, label_token_ids
 from llmosd.engine.model import load_model
-from llmosd.engine.prompt import SIGNATURE, classify_prompt, keep, label_words
+from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words
 from llmosd.errors import UsageError
 from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
 
-# The log budget of training prompts, shorter than the judge's (prompt.LOG_TOKENS): the committed
-# adapter was trained at it. On the generated-only corpus, one trained at 160 with the same
-# seed read worse than one trained at 120 (heldout2 engine 0.831 against 0.849; dev 0.917
-# against 0.944). The hand-written tails are cut at it too, though 35 of the 313 then lose their
-# cause line and are taught as `unknown`. Cutting them at 160 instead (seed 1) read 1011 of the
-# five held-out sets' 1144 tails against 1004 (the model alone: 999 against 984), and with each
-# written tail three times, 1005: short of the 1012 declared before the runs, so they stay at 120.
+# The log budget of generated training prompts, shorter than the judge's (prompt.LOG_TOKENS). On
+# the generated-only corpus, one trained at 160 with the same seed read worse than one trained at
+# 120 (heldout2 engine 0.831 against 0.849; dev 0.917 against 0.944). Hand-written and audited
+# tails are cut at LOG_TOKENS instead, as the judge will read them: at 120, 74 of the 713 written
+# tails lose their cause line and are taught as `unknown` (32 at 160). At seed 1 that read 1034
+# of the five held-out sets' 1144 tails against 1004 (the model alone 1015 against 984); cutting
+# only the first 313 tails at 160 had read 1011, and the 713 cut at 120, 6 more than the adapter
+# of their day.
 TRAIN_LOG_TOKENS = 120
 # Batches timed to plan a run; the share of the time left kept spare for what the plan leaves out
 # (the optimizer's own steps, the final dev read, the save).
@@ -63,9 +64,9 @@ class Item:
     negative: bool = False  # a reading a person refused: lower the label's probability
 
 
-def encode(tok: Any, ex: Example, negative: bool = False) -> Item:
+def encode(tok: Any, ex: Example, negative: bool, budget: int) -> Item:
     count = lambda s: len(tok.encode(s, add_special_tokens=False))  # noqa: E731
-    kept = keep(ex.lines, count, TRAIN_LOG_TOKENS)
+    kept = keep(ex.lines, count, budget)
     text, head = classify_prompt([t for _, t in kept], ex.context, CLASSES)
     enc = tok(text, return_offsets_mapping=True)
     offsets = enc["offset_mapping"]
@@ -122,11 +123,12 @@ class Trainer:
         ids = label_token_ids(self.tok, CLASSES)
         self.label_w = self.model.get_output_embeddings().weight[ids].detach().clone()
 
-    def prepare(self, examples: list[tuple[Example, bool]], size: int) -> list[dict[str, Any]]:
-        """Encode (example, negative) pairs, batch them, and run the frozen lower layers once."""
+    def prepare(self, examples: list[tuple[Example, bool, int]], size: int) -> list[dict[str, Any]]:
+        """Encode (example, negative, log budget) triples, batch them, and run the frozen lower
+        layers once."""
         import torch
 
-        batches = _batches([encode(self.tok, e, neg) for e, neg in examples], size, self.pad)
+        batches = _batches([encode(self.tok, e, neg, budget) for e, neg, budget in examples], size, self.pad)
         self.inner.layers, self.inner.norm = self.layers[: self.split], torch.nn.Identity()
         try:
             with torch.inference_mode():
@@ -304,10 +306,10 @@ def train(out: Path, *, examples: int, seed: int, holdout: float, split: int, r:
         dev = generate(180, seed + 1, held)
     else:
         pool, dev = templates(), generate(180, seed + 1)
-    corpus = [(e, False) for e in generate(examples, seed, pool, compose)]
-    corpus += [(e, not approved) for e, approved in extra or []]
+    corpus = [(e, False, TRAIN_LOG_TOKENS) for e in generate(examples, seed, pool, compose)]
+    corpus += [(e, not approved, LOG_TOKENS) for e, approved in extra or []]
     t = Trainer(split, r, alpha, seed)
-    train_b, dev_b = t.prepare(corpus, batch), t.prepare([(e, False) for e in dev], 60)
+    train_b, dev_b = t.prepare(corpus, batch), t.prepare([(e, False, TRAIN_LOG_TOKENS) for e in dev], 60)
     print(f"{len(corpus)} examples ({len(extra or [])} written or from feedback), {len(dev)} dev "
           f"({'held-out templates' if holdout else 'same templates'}); "
           f"lower {split} layers in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
