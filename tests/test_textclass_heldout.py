@@ -26,14 +26,14 @@ from llmosd.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
-# The engine's floor on each set, a little under what the committed adapter reads (0.955, 0.867,
-# 0.853, 0.804 and 0.889; the aim is 0.95). Another training seed moves a set by up to 6 tails.
+# The engine's floor on each set, a little under what the committed adapter reads (0.959, 0.898,
+# 0.893, 0.840 and 0.924; the aim is 0.95). Another training seed moves a set by up to 6 tails.
 FLOORS = {
     "heldout_logs.jsonl": 0.94,
-    "heldout2_logs.jsonl": 0.84,
-    "heldout3_logs.jsonl": 0.84,
-    "heldout4_logs.jsonl": 0.78,
-    "heldout5_logs.jsonl": 0.86,
+    "heldout2_logs.jsonl": 0.87,
+    "heldout3_logs.jsonl": 0.87,
+    "heldout4_logs.jsonl": 0.81,
+    "heldout5_logs.jsonl": 0.90,
 }
 
 
