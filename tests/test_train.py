@@ -11,9 +11,20 @@ import re
 import pytest
 import torch
 
+from llmosd.engine.prompt import LOG_TOKENS
 from llmosd.errors import UsageError
-from llmosd.train.corpus import generate
-from llmosd.train.lora import SLACK, TRAIN_LOG_TOKENS, Trainer, fitted_steps, probes, run_seconds, tokens
+from llmosd.train.corpus import CLASSES, Example, generate
+from llmosd.train.lora import (
+    SLACK,
+    TRAIN_LOG_TOKENS,
+    Trainer,
+    budgeted,
+    encode,
+    fitted_steps,
+    probes,
+    run_seconds,
+    tokens,
+)
 
 LR = 3e-3
 ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div factors)
@@ -22,8 +33,8 @@ ANNEALED = LR / 25 / 1e4  # where torch's OneCycleLR ends (its default div facto
 @pytest.fixture(scope="module")
 def trainer() -> Trainer:
     t = Trainer(split=28, r=2, alpha=4, seed=1)  # two adapted layers: quick steps
-    t.train_b = t.prepare([(e, False, TRAIN_LOG_TOKENS) for e in generate(24, 1)], 4)
-    t.dev_b = t.prepare([(e, False, TRAIN_LOG_TOKENS) for e in generate(9, 2)], 9)
+    t.train_b = t.prepare(budgeted(generate(24, 1), []), 4)
+    t.dev_b = t.prepare(budgeted(generate(9, 2), []), 9)
     t.attach()
     return t
 
@@ -80,3 +91,18 @@ def test_fitted_steps_scales_with_the_time_left() -> None:
     assert fitted_steps(100, need=100.0, left=50.0) == 46  # 8% of the time left kept spare
     assert fitted_steps(100, need=1e9, left=1.0) == 0
     assert fitted_steps(100, need=50.0, left=-5.0) == 0  # the deadline passed while preparing
+
+
+def test_a_hand_written_tail_is_taught_the_cause_the_judge_will_read(trainer: Trainer) -> None:
+    """A cause line that only the judge's longer log budget reaches is taught as the tail's class
+    for a hand-written or audited tail; a generated one is cut shorter and taught `unknown`."""
+    count = lambda s: len(trainer.tok.encode(s, add_special_tokens=False)) + 1  # noqa: E731
+    cause = "listen tcp 0.0.0.0:8443: bind: address already in use"
+    after: list[str] = []
+    while sum(map(count, after)) <= TRAIN_LOG_TOKENS:
+        after.append(f"INFO worker {len(after)}: heartbeat ok")
+    assert sum(map(count, after)) + count(cause) <= LOG_TOKENS  # the judge reads the cause line
+    tail = Example([cause, *after], "service", "port_in_use", 0, template="")
+    (generated, _, short), (written, refused, whole) = budgeted([tail], [(tail, True)])
+    assert CLASSES[encode(trainer.tok, generated, False, short).label] == "unknown"
+    assert CLASSES[encode(trainer.tok, written, refused, whole).label] == "port_in_use"
