@@ -27,7 +27,8 @@ from llmosd.policy import load_policy
 DATA = Path(__file__).parent / "data"
 POLICY = load_policy("default")
 # The engine's floor on each set, a little under what the committed adapter reads (0.959, 0.898,
-# 0.893, 0.840 and 0.924; the aim is 0.95). Another training seed moves a set by up to 6 tails.
+# 0.893, 0.840 and 0.924; the aim is 0.95). They hold the committed adapter: the same recipe
+# at another seed reads a set up to 13 tails lower (seed 2: 0.951, 0.840, 0.858, 0.813, 0.924).
 FLOORS = {
     "heldout_logs.jsonl": 0.94,
     "heldout2_logs.jsonl": 0.87,
