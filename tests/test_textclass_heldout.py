@@ -1,13 +1,14 @@
 """The model against the regexes on log tails neither has seen.
 
-Five sets of hand-written tails in tests/data (see its README), never used
+Six sets of hand-written tails in tests/data (see its README), never used
 for training: heldout_logs.jsonl, written before the judge's training corpus
 existed; heldout2_logs.jsonl, written later against the generator of that
 time; heldout3_logs.jsonl, written against the generator and both sets, in
 programs and runtimes none of them uses; heldout4_logs.jsonl, the same against
 all three, by a writer who did not read how the engine reads a log;
 heldout5_logs.jsonl, by a writer who read neither the other sets, nor the
-training tails, nor the engine's code.
+training tails, nor the engine's code; heldout6_logs.jsonl, the same, written
+after the committed adapter was trained and read by it once.
 On each, the LLM engine must stay at or above its floor, and the model alone
 must read far more than the policy's regexes (RegexJudge).
 """
@@ -35,7 +36,12 @@ FLOORS = {
     "heldout3_logs.jsonl": 0.87,
     "heldout4_logs.jsonl": 0.81,
     "heldout5_logs.jsonl": 0.90,
+    "heldout6_logs.jsonl": 0.88,  # first read by the committed adapter, once: 0.907
 }
+# What a misreading costs is the action it leads to: many classes share one (a job's bad config,
+# permission error or code bug all tell its owner). The committed adapter's reading leads to the
+# true class's action on 0.942-0.975 of each set's tails.
+SAME_ACTION_FLOOR = 0.93
 
 
 def cases(name: str) -> list[dict]:
@@ -56,7 +62,9 @@ def test_heldout_set_is_large_and_covers_every_class(name: str) -> None:
 def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJudge, name: str) -> None:
     """Three readers of the same tails: the policy's regexes alone (the rules engine), the model
     alone (its most probable class), and the LLM engine's judge (the model, with the policy's
-    declared patterns deciding where the model is unsure)."""
+    declared patterns deciding where the model is unsure). It also counts how often the engine's
+    reading leads to the action the true class leads to, and how many of its readings were sure
+    enough that the confidence gate would not ask a person."""
     got = cases(name)
     rules = RegexJudge()
     right: Counter[str] = Counter()
@@ -64,13 +72,23 @@ def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJu
     for c in got:
         lines, context, want = c["lines"], c["context"], c["class"]
         right["regexes"] += rules.classify(lines, POLICY, context).fault_class == want
-        read = judge.classify(lines, POLICY, context).fault_class
+        read = judge.classify(lines, POLICY, context)
         assert judge.last is not None
         right["model"] += judge.last.best == want
-        right["engine"] += read == want
-        if read != want:
-            engine_miss.append(f"{c['id']}: {want} read as {read}")
-    acc = {k: right[k] / len(got) for k in ("regexes", "model", "engine")}
-    print(f"{name}: {len(got)} tails; " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
+        right["engine"] += read.fault_class == want
+        outcomes = (getattr(POLICY.fault_classes[k], context) for k in (read.fault_class, want))
+        right["same action"] += len(set(outcomes)) == 1
+        if read.confidence >= POLICY.approval.min_confidence:  # below it, the guard asks a person
+            right["unasked"] += 1
+            right["unasked and right"] += read.fault_class == want
+        if read.fault_class != want:
+            engine_miss.append(f"{c['id']}: {want} read as {read.fault_class}")
+    acc = {k: right[k] / len(got) for k in ("regexes", "model", "engine", "same action")}
+    print(
+        f"{name}: {len(got)} tails; "
+        + ", ".join(f"{k} {v:.3f}" for k, v in acc.items())
+        + f"; {right['unasked']} sure enough to act unasked, {right['unasked and right']} of them right"
+    )
     assert acc["model"] > acc["regexes"] + 0.15  # the model alone already reads far more
     assert acc["engine"] >= FLOORS[name], "\n".join(engine_miss)
+    assert acc["same action"] >= SAME_ACTION_FLOOR, "\n".join(engine_miss)
