@@ -9,8 +9,9 @@ all three, by a writer who did not read how the engine reads a log;
 heldout5_logs.jsonl, by a writer who read neither the other sets, nor the
 training tails, nor the engine's code; heldout6_logs.jsonl, the same, written
 after the committed adapter was trained and read by it once.
-On each, the LLM engine must stay at or above its floor, and the model alone
-must read far more than the policy's regexes (RegexJudge).
+On each, the LLM engine must stay at or above its floor, its reading must lead
+to the true class's action as often as SAME_ACTION_FLOOR says, and the model
+alone must read far more than the policy's regexes (RegexJudge).
 """
 
 from __future__ import annotations
