@@ -33,7 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from llmosd.engine.model import Loaded, load_model, merge_lora, quantize_int8
-from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, TAIL, classify_prompt, keep, label_words, rank_prefix
+from llmosd.engine.prompt import (
+    LOG_TOKENS,
+    SIGNATURE,
+    TAIL,
+    classify_prompt,
+    keep,
+    label_words,
+    rank_prefix,
+    token_counter,
+)
 from llmosd.engine.textclass import Classified, RegexJudge, clip
 from llmosd.errors import ModelError
 from llmosd.policy import Policy
@@ -81,6 +90,7 @@ class LlmJudge:
         log_tokens: int = LOG_TOKENS,
     ):
         self.lm, self.tok = loaded.model, loaded.tok
+        self._count = token_counter(loaded.tok)
         self.model_name = loaded.name + (f"+{adapter}" if adapter else "") + ("+int8" if int8 else "")
         self.budget_ms = budget_ms
         self.log_tokens = log_tokens  # of each log the prompt keeps
@@ -93,9 +103,6 @@ class LlmJudge:
         self.last: Reading | None = None
 
     # ------------------------------------------------------------ helpers
-
-    def _count(self, text: str) -> int:
-        return len(self.tok.encode(text, add_special_tokens=False))
 
     def label_ids(self, classes: Sequence[str]) -> list[int]:
         key = tuple(classes)

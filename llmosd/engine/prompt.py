@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from llmosd.engine.hostile import to_reader
 from llmosd.engine.textclass import printable
@@ -66,6 +67,11 @@ _SPACE = re.compile(r"[ \t]+")
 
 def label_words(classes: Sequence[str]) -> list[str]:
     return [LABELS.get(c, c.replace("_", " ")) for c in classes]
+
+
+def token_counter(tok: Any) -> Callable[[str], int]:
+    """`keep`'s `count` for a tokenizer: a text's tokens on their own, without special tokens."""
+    return lambda text: len(tok.encode(text, add_special_tokens=False))
 
 
 def tidy(line: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 
 from llmosd.engine.llm import ADAPTER, label_token_ids
 from llmosd.engine.model import load_model
-from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words
+from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, token_counter
 from llmosd.errors import UsageError
 from llmosd.train import DEFAULTS
 from llmosd.train.corpus import CLASSES, Example, generate, split_templates, templates
@@ -65,8 +65,7 @@ class Item:
 
 
 def encode(tok: Any, ex: Example, negative: bool, budget: int) -> Item:
-    count = lambda s: len(tok.encode(s, add_special_tokens=False))  # noqa: E731
-    kept = keep(ex.lines, count, budget)
+    kept = keep(ex.lines, token_counter(tok), budget)
     text, head = classify_prompt([t for _, t in kept], ex.context, CLASSES)
     enc = tok(text, return_offsets_mapping=True)
     offsets = enc["offset_mapping"]
