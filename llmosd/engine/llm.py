@@ -57,7 +57,10 @@ BUDGET_MS = 2000.0  # a text judgement slower than this is refused, and the rule
 # without an adapter of its own runs, 297 of sets 1 and 5 instead of 283, where the regexes
 # alone read 292. Where no pattern matches a log read as `unknown`, taking the class that some
 # line end read above even odds was measured too: 8 more right on sets 1-4, 3 fewer on set 5
-# (`unknown` tails read as transient), so the model's `unknown` stands.
+# (`unknown` tails read as transient), so the model's `unknown` stands. Summing the classes'
+# probabilities per action first and answering the likeliest class of the likeliest action led to
+# the true class's action on 1098 of those 1144 tails against 1101, and named the class on 1028
+# against 1034: the answer stays the likeliest class.
 SURE = 0.8
 
 
