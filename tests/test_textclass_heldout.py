@@ -39,7 +39,7 @@ FLOORS = {
     "heldout4_logs.jsonl": 0.81,
     "heldout5_logs.jsonl": 0.90,
     "heldout6_logs.jsonl": 0.88,  # first read by the committed adapter, once: 0.907
-    "heldout7_logs.jsonl": 0.82,  # the same: 0.847
+    "heldout7_logs.jsonl": 0.82,  # read by the committed adapter, once: 0.847
 }
 # What a misreading costs is the action it leads to: many classes share one (a job's bad config,
 # permission error or code bug all tell its owner). The committed adapter's reading leads to the
