@@ -11,7 +11,7 @@ training tails, nor the engine's code; heldout6_logs.jsonl, the same, written
 after the committed adapter was trained and read by it once; heldout7_logs.jsonl, written as
 training tails for an adapter that was not adopted, then read once by the committed one.
 On each, the LLM engine must stay at or above its floor, its reading must lead
-to the true class's action as often as SAME_ACTION_FLOOR says, and the model
+to the true class's action as often as SAME_ACTION_FLOOR(S) says, and the model
 alone must read far more than the policy's regexes (RegexJudge).
 """
 
@@ -43,9 +43,10 @@ FLOORS = {
 }
 # What a misreading costs is the action it leads to: many classes share one (a job's bad config,
 # permission error or code bug all tell its owner). The committed adapter's reading leads to the
-# true class's action on 0.934-0.975 of each set's tails (the seventh set's 0.934 is one tail over
-# 0.93: int8 kernels of another CPU may turn one reading, hence 0.92).
-SAME_ACTION_FLOOR = 0.92
+# true class's action on 0.942-0.975 of the first six sets' tails, and 0.934 of the seventh's: one
+# tail over 0.93, where int8 kernels of another CPU may turn one reading, so its floor is 0.92.
+SAME_ACTION_FLOOR = 0.93
+SAME_ACTION_FLOORS = {"heldout7_logs.jsonl": 0.92}
 
 
 def cases(name: str) -> list[dict]:
@@ -95,4 +96,4 @@ def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJu
     )
     assert acc["model"] > acc["regexes"] + 0.15  # the model alone already reads far more
     assert acc["engine"] >= FLOORS[name], "\n".join(engine_miss)
-    assert acc["same action"] >= SAME_ACTION_FLOOR, "\n".join(engine_miss)
+    assert acc["same action"] >= SAME_ACTION_FLOORS.get(name, SAME_ACTION_FLOOR), "\n".join(engine_miss)
