@@ -60,7 +60,10 @@ BUDGET_MS = 2000.0  # a text judgement slower than this is refused, and the rule
 # (`unknown` tails read as transient), so the model's `unknown` stands. Summing the classes'
 # probabilities per action first and answering the likeliest class of the likeliest action led to
 # the true class's action on 1098 of those 1144 tails against 1101, and named the class on 1028
-# against 1034: the answer stays the likeliest class.
+# against 1034: the answer stays the likeliest class. Where a sure model and a declared pattern name
+# different classes, the model stands and acts unasked: over all seven held-out sets (1552 tails)
+# that happened 35 times, the pattern right 5 times and the model 29; asking a person there would
+# have kept 4 of the 49 unasked readings leading to a wrong action from acting (the bar was a third).
 SURE = 0.8
 
 
