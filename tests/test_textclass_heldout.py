@@ -11,8 +11,9 @@ training tails, nor the engine's code; heldout6_logs.jsonl, the same, written
 after the committed adapter was trained and read by it once; heldout7_logs.jsonl, written as
 training tails for an adapter that was not adopted, then read once by the committed one.
 On each, the LLM engine must stay at or above its floor, its reading must lead
-to the true class's action as often as SAME_ACTION_FLOOR(S) says, and the model
-alone must read far more than the policy's regexes (RegexJudge).
+to the true class's action as often as SAME_ACTION_FLOOR(S) says, its sure readings
+must be right clearly more often than its unsure ones, and the model alone must read far
+more than the policy's regexes (RegexJudge).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ FLOORS = {
 # tail over 0.93, where int8 kernels of another CPU may turn one reading, so its floor is 0.92.
 SAME_ACTION_FLOOR = 0.93
 SAME_ACTION_FLOORS = {"heldout7_logs.jsonl": 0.92}
+# The confidence means something: raising `min_confidence` buys fewer wrong readings acting alone
+# (bench/bench_gate.py). The committed adapter's readings at or above SURE_GATE name the true class
+# 0.946-0.982 of the time on each set, those below it 0.512-0.793.
+SURE_GATE = 0.9
+SURE_GAP = 0.1
 
 
 def cases(name: str) -> list[dict]:
@@ -74,6 +80,7 @@ def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJu
     rules = RegexJudge()
     right: Counter[str] = Counter()
     engine_miss = []
+    right_by_sureness: dict[bool, list[bool]] = {True: [], False: []}
     for c in got:
         lines, context, want = c["lines"], c["context"], c["class"]
         right["regexes"] += rules.classify(lines, POLICY, context).fault_class == want
@@ -86,14 +93,18 @@ def test_llm_engine_reads_the_heldout_tails_better_than_the_regexes(judge: LlmJu
         if read.confidence >= POLICY.approval.min_confidence:  # below it, the guard asks a person
             right["unasked"] += 1
             right["unasked and right"] += read.fault_class == want
+        right_by_sureness[read.confidence >= SURE_GATE].append(read.fault_class == want)
         if read.fault_class != want:
             engine_miss.append(f"{c['id']}: {want} read as {read.fault_class}")
     acc = {k: right[k] / len(got) for k in ("regexes", "model", "engine", "same action")}
+    sure, unsure = (sum(v) / max(len(v), 1) for v in (right_by_sureness[True], right_by_sureness[False]))
     print(
         f"{name}: {len(got)} tails; "
         + ", ".join(f"{k} {v:.3f}" for k, v in acc.items())
         + f"; {right['unasked']} sure enough to act unasked, {right['unasked and right']} of them right"
+        + f"; right {sure:.3f} at confidence >= {SURE_GATE}, {unsure:.3f} below"
     )
     assert acc["model"] > acc["regexes"] + 0.15  # the model alone already reads far more
     assert acc["engine"] >= FLOORS[name], "\n".join(engine_miss)
     assert acc["same action"] >= SAME_ACTION_FLOORS.get(name, SAME_ACTION_FLOOR), "\n".join(engine_miss)
+    assert sure >= unsure + SURE_GAP, f"sure readings right {sure:.3f}, unsure ones {unsure:.3f}"
