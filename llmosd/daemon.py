@@ -87,6 +87,9 @@ class Daemon:
         policy = self.policies.policy
         self.audit = AuditLog(cfg.state_dir / "audit.db", mirror=logging.getLogger("llmosd.audit"))
         self.store = Store(cfg.state_dir / "llmosd.db")
+        # The model loads first (seconds): a simulated timeline's clock starts when its GPUs are opened,
+        # and its first events must not pass while the daemon cannot yet watch them.
+        self.judge = load_engine(cfg.engine, cfg.model, cfg.device, cfg.int8, cfg.log_tokens)
         self.gpus = open_gpus(cfg.simulate, policy.gpu.xid_window)
         self.supervisor = (
             Supervisor(cfg.supervised, audit=self.audit, policy=policy, state_dir=cfg.state_dir / "supervise")
@@ -101,7 +104,6 @@ class Daemon:
             executors=self.executors,
             audit=self.audit,
         )
-        self.judge = load_engine(cfg.engine, cfg.model, cfg.device, cfg.int8, cfg.log_tokens)
         self.last: Snapshot | None = None
         self.last_decided = float("-inf")
         self.decisions = 0
