@@ -140,12 +140,16 @@ class Filters:
     actor: str | None = None
     kind: str | None = None  # exact kind, or a family: "gpu" matches gpu.drain, gpu.reset, ...
     target: str | None = None
+    # `target`'s records and the notifications about it: a person told of a job, a unit or a GPU is
+    # the notification's target, and its message starts with the subject's tag, "[stuck-7] ...".
+    about: str | None = None
     verdict: str | None = None
     record: str | None = None
     limit: int | None = None  # the newest `limit` matches
 
     def where(self) -> tuple[str, list[Any]]:
-        sql, args = [], []
+        sql: list[str] = []
+        args: list[Any] = []
         if self.since:
             sql.append("at >= ?")
             args.append(stamp(self.since))
@@ -156,6 +160,11 @@ class Filters:
             if getattr(self, col) is not None:
                 sql.append(f"{col} = ?")
                 args.append(getattr(self, col))
+        if self.about is not None:
+            tag = f"[{self.about}]"
+            message = "json_extract(action, '$.params.message')"
+            sql.append(f"(target = ? OR (kind = 'notify' AND substr({message}, 1, ?) = ?))")
+            args += [self.about, len(tag), tag]
         if self.kind:
             sql.append("(kind = ? OR kind LIKE ? ESCAPE '\\')")
             esc = self.kind.rstrip(".").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

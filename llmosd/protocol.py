@@ -106,6 +106,7 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: str | None = Field(default=None, max_length=300)
+    about: str | None = Field(default=None, max_length=300)  # target's records and notifications about it
     kind: str | None = Field(default=None, max_length=64)  # exact, or a family such as "gpu"
     actor: str | None = Field(default=None, max_length=100)
     verdict: Literal["allow", "deny", "approval"] | None = None

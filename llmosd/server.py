@@ -342,7 +342,7 @@ class Server:
         if isinstance(req, AuditReq):
             return b.audit(req.query)
         if isinstance(req, ExplainReq):
-            return explain(req.target, b.audit(AuditQuery(target=req.target, since=req.since, limit=200)))
+            return explain(req.target, b.audit(AuditQuery(about=req.target, since=req.since, limit=200)))
         if isinstance(req, ApproveReq):
             return b.approve(req.id, peer) if req.op == "approve" else b.deny(req.id, peer, req.reason)
         if isinstance(req, AutonomyReq):

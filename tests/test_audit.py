@@ -232,6 +232,23 @@ def test_dangling_intents_are_reconciled_once_and_never_rerun(tmp_path: Path) ->
         log.outcome(done + 1 if done + 1 not in (open1, open2) else 1, "ok")
 
 
+def test_about_finds_a_subjects_records_and_the_notifications_tagged_with_it(tmp_path: Path) -> None:
+    """`explain stuck-7` must show that its owner was told, though the notification's target is bob."""
+    log = AuditLog(tmp_path / "a.db", clock=Clock())
+    ctx = Context("rules")
+    for kind, target, message in [
+        ("notify", "bob", "[stuck-7] job stuck-7 has used no GPU for 2:00:00"),
+        ("notify", "bob", "[stuck-70] job stuck-70 has used no GPU for 2:00:00"),
+        ("notify", "admin", "stuck-7 and others look idle"),  # names it, but is not about it
+        ("job.stop", "stuck-7", None),
+        ("job.stop", "stuck-70", None),
+    ]:
+        log.decision(judged(kind, target, **({"message": message} if message else {})), ctx)
+    got = [(r.kind, r.target) for r in log.query(Filters(about="stuck-7"))]
+    assert got == [("notify", "bob"), ("job.stop", "stuck-7")]
+    assert [r.target for r in log.query(Filters(target="stuck-7"))] == ["stuck-7"]
+
+
 def test_query_filters_and_exports(base: Path, tmp_path: Path) -> None:
     log = AuditLog(base)
     everything = list(log.query())

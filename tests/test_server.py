@@ -117,6 +117,12 @@ def test_admin_reads_and_changes_and_the_guard_judges(sockdir: Path, backend: Lo
         ex = c.call("explain", target="gpu:1")
         assert ex["record_ids"] == [r["seq"] for r in recs] and "gpu.drain gpu:1" in ex["text"]
         assert all(f"#{i}" in ex["text"] for i in ok["audit_ids"][:2])
+        # A person told about gpu 1 is part of its story, though the notification's target is the person.
+        note = {"kind": "notify", "target": "alice", "params": {"message": "[gpu:1] drained; please look"}}
+        told = c.call("command", command={"intent": "act", "action": note})
+        assert told["outcome"] == "ok"
+        ex = c.call("explain", target="gpu:1")
+        assert "notify alice" in ex["text"] and set(told["audit_ids"]) <= set(ex["record_ids"])
 
 
 def test_supervised_mode_holds_a_change_until_approved(sockdir: Path, backend: LocalBackend) -> None:

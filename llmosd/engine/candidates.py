@@ -65,6 +65,7 @@ def done_before(snap: Snapshot, kind: str, target: str, since: datetime | None =
 
 
 def notify(who: str, about: str, message: str) -> Action:
+    # The subject's tag leads the message: `explain` finds the notification by it (audit.Filters.about).
     return make_action("notify", who, message=f"[{about}] {message}")
 
 
