@@ -14,6 +14,7 @@ loads and caches it), so the text judge's model is never touched.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +23,11 @@ from typing import Any
 from llmosd.contract import Command
 from llmosd.engine.model import load_model, merge_lora
 from llmosd.errors import ModelError
+from llmosd.explain import digest, grounded
 from llmosd.nl import LABELS, parse
 from llmosd.protocol import Explanation
 
+log = logging.getLogger(__name__)
 PROMPT = "Request: {text}\nCategory:"
 ADAPTER = Path(__file__).parent / "data" / "nl_lora.safetensors"
 MAX_TOKENS = 96  # a request longer than this is cut; commands are short
@@ -97,7 +100,8 @@ def load_labeler(adapter: Path = ADAPTER, model: str | None = None) -> LabelMode
 
 
 def summarise(model: Any, tok: Any, ex: Explanation, max_new_tokens: int = 60) -> str:
-    """One or two sentences on what the records say, written by the model; the records stay the answer."""
+    """One or two sentences on what the records say, written by the model; the records stay the answer.
+    "" when the model had not finished at `max_new_tokens`."""
     import torch
 
     lines = ex.text.splitlines()[-12:]  # the newest records matter most; the prompt stays short
@@ -107,11 +111,15 @@ def summarise(model: Any, tok: Any, ex: Explanation, max_new_tokens: int = 60) -
     ids = tok.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.inference_mode():
         out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-    return str(tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)).strip()
+    new = out[0, ids["input_ids"].shape[1] :]
+    if len(new) >= max_new_tokens and int(new[-1]) != tok.eos_token_id:
+        return ""  # cut off mid-sentence by the token limit: no summary rather than half of one
+    return str(tok.decode(new, skip_special_tokens=True)).strip()
 
 
 class Summariser:
-    """`Server(summarise=...)`: summaries from the un-adapted model, loaded on the first request only."""
+    """`Server(summarise=...)`: summaries from the un-adapted model, loaded on the first request only.
+    A summary that is not `grounded` in the records gives way to their `digest`."""
 
     def __init__(self, model: str | None = None):
         self.model = model
@@ -122,7 +130,12 @@ class Summariser:
         with self._lock:
             if self._loaded is None:
                 self._loaded = load_model(self.model)
-            return summarise(self._loaded.model, self._loaded.tok, ex)
+            text = summarise(self._loaded.model, self._loaded.tok, ex)
+        if grounded(text, ex):
+            return text
+        log.info("explain %s: the model's summary is not grounded in the records; their digest stands in: %r",
+                 ex.target, text)  # fmt: skip
+        return digest(ex)
 
 
 class Parser:

@@ -20,8 +20,10 @@ from llmosd import nl, nl_slots
 from llmosd.contract import command_wire
 from llmosd.ctl import main as ctl_main
 from llmosd.errors import ContractError
+from llmosd.explain import digest, grounded
 from llmosd.nl_corpus import corpus, normal
 from llmosd.nl_train import EVAL_SETS, consistent, eval_texts
+from llmosd.protocol import Explanation
 from llmosd.server import Server
 
 OWN = Path(__file__).parent / "data" / "nl_phrasings.jsonl"
@@ -219,7 +221,7 @@ def test_ask_over_the_socket_with_the_model(labeler: nl.Labeler, tmp_path: Path,
 
 
 @pytest.mark.model
-def test_explain_with_a_model_summary_keeps_the_record_ids(tmp_path: Path, capsys) -> None:
+def test_explain_keeps_the_record_ids_and_shows_only_a_grounded_model_summary(tmp_path: Path, capsys) -> None:
     from llmosd.nl_model import Summariser
 
     d = Path(tempfile.mkdtemp(prefix="llmosd-nl-"))
@@ -232,7 +234,9 @@ def test_explain_with_a_model_summary_keeps_the_record_ids(tmp_path: Path, capsy
     finally:
         shutil.rmtree(d, ignore_errors=True)
     ex = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert ex["summary"] and isinstance(ex["summary"], str)
+    # What the model wrote, if the records bear it out; else the records' own digest.
+    got = Explanation.model_validate(ex)
+    assert ex["summary"] and (grounded(ex["summary"], got) or ex["summary"] == digest(got))
     assert ex["record_ids"] == [r["seq"] for r in ex["records"]] and ex["record_ids"]
     assert "job.stop j-17" in ex["text"] and "verdict approval" in ex["text"]
 
