@@ -52,7 +52,7 @@ COMMON = frozenset(
     more morning most much must my need needed needs neither never new next night nine no nobody node none
     normal normally not nothing notify now observe observing of off offline often ok okay old on one ones
     online only onto operation operations or orphan orphaned other our ours out outage outstanding over
-    overall overview own package packages patch patched patches patching pause paused pending per perhaps
+    overall overview own package packages past patch patched patches patching pause paused pending per perhaps
     permission pid place placed please pls pool pools postpone postponed power powered powering previous
     prior probably problem problems proc process processes purge put puts putting question queue queued
     quick quickly quite rack raise rather really reason reasons reboot rebooted rebooting recent recently
@@ -321,9 +321,13 @@ def read_time(text: str, now: datetime) -> datetime | None:
 
 
 def since(text: str, now: datetime) -> datetime | None:
-    """The start of a look-back named in `text` ("last night", "yesterday", "in the last 3 hours")."""
-    low = text.lower()
-    m = re.search(rf"\b(?:in|over|during)\s+the\s+(?:last|past)\s+{_SPAN}", low)
+    """The start of a look-back named in `text` ("last night", "yesterday", "in the last 3 hours",
+    "in the past hour", "since 2 hours ago")."""
+    # "the last hour" is one hour back, as "the last 1 hour" would be
+    low = re.sub(r"\b(last|past)\s+(minute|hour|day|week)\b", r"\1 1 \2", text.lower())
+    m = re.search(rf"\b(?:in|over|during)\s+the\s+(?:last|past)\s+{_SPAN}", low) or re.search(
+        rf"\b{_SPAN}\s+ago\b", low
+    )
     if m:
         return now - (_after(m, now) - now)
     if re.search(r"\b(?:yesterday|last night)\b", low):

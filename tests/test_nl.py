@@ -71,6 +71,10 @@ def test_since_looks_back() -> None:
     assert nl_slots.since("in the last 3 hours", FRI) == FRI - timedelta(hours=3)
     assert nl_slots.since("since monday", FRI) == datetime(2026, 11, 16, tzinfo=UTC)
     assert nl_slots.since("why was gpu 2 drained", FRI) is None
+    # One unit without a number is one of it; "N ago" looks back as far.
+    assert nl_slots.since("why did you restart nginx in the past hour", FRI) == FRI - timedelta(hours=1)
+    assert nl_slots.since("why was gpu 2 drained since 2 hours ago", FRI) == FRI - timedelta(hours=2)
+    assert nl_slots.since("explain j-17 over the last day", FRI) == FRI - timedelta(days=1)
 
 
 def test_slot_readers() -> None:
@@ -88,6 +92,7 @@ def test_slot_readers() -> None:
     assert nl_slots.unit("restart the Grafana service") == "grafana.service"
     assert nl_slots.unit("restart prometheus.service") == "prometheus.service"
     assert nl_slots.unit("restart it please") is None
+    assert nl_slots.explain_target("what did you do to nginx in the past 30 minutes") == "nginx.service"
     assert nl_slots.path("clean up /var/cache/apt.") == "/var/cache/apt"
     assert nl_slots.watts("cap gpu 0 at 300 watts", 0) == 300
     assert nl_slots.watts("set gpu 4 to 250", 4) == 250
