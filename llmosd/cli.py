@@ -52,13 +52,18 @@ def _audit(args: argparse.Namespace) -> int:
     f = Filters(
         since=parse_when(args.since, now, "--since") if args.since else None,
         until=parse_when(args.until, now, "--until") if args.until else None,
-        actor=args.actor, kind=args.kind, target=args.target, verdict=args.verdict, limit=args.limit,
+        actor=args.actor, kind=args.kind, target=args.target, about=args.about, verdict=args.verdict,
+        limit=args.limit,
     )  # fmt: skip
     if args.op == "export":
         log.export(args.format, sys.stdout, f)
-    else:
-        for rec in log.query(f):
-            print(render(rec))
+        return 0
+    shown = 0
+    for rec in log.query(f):
+        print(render(rec))
+        shown += 1
+    if not shown:  # on stderr: a script reading stdout still sees no records
+        print("no audit record matches", file=sys.stderr)
     return 0
 
 
@@ -164,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", help="llm, rules, or a person as recorded, e.g. uid=1000(alice)")
     p.add_argument("--kind", help="an action kind, or a family such as gpu")
     p.add_argument("--target")
+    p.add_argument("--about", help="TARGET's records and the notifications about it, as explain reads them")
     p.add_argument("--verdict", choices=["allow", "deny", "approval"])
     p.add_argument("--limit", type=int, help="only the newest N matches")
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="for export")

@@ -294,6 +294,10 @@ def test_cli_show_verify_export(base: Path, tmp_path: Path, capsys: pytest.Captu
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and lines[0].startswith("#4 2026-11-20T14:00:28Z decision llm")
     assert "gpu.reset gpu:3 refused: escalation: reset used" in lines[3]
+    assert main(["audit", "show", *db, "--about", "pid:4411"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["#7", "#8", "#9"]
+    assert main(["audit", "show", *db, "--target", "gpu:9"]) == 0
+    assert capsys.readouterr() == ("", "no audit record matches\n")
     assert main(["audit", "export", *db, "--format", "csv", "--actor", "uid=1000(alice)"]) == 0
     assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 2
 
