@@ -27,7 +27,7 @@ from typing import Any, Literal, TextIO
 
 from sqlite_utils import Database, Migrations
 
-from llmosd.contract import HistoryEntry, Judged
+from llmosd.contract import HistoryEntry, Judged, subject_tag
 from llmosd.errors import AuditError, UsageError
 
 AUTOMATED = frozenset({"llm", "rules"})
@@ -140,8 +140,7 @@ class Filters:
     actor: str | None = None
     kind: str | None = None  # exact kind, or a family: "gpu" matches gpu.drain, gpu.reset, ...
     target: str | None = None
-    # `target`'s records and the notifications about it: a person told of a job, a unit or a GPU is
-    # the notification's target, and its message starts with the subject's tag, "[stuck-7] ...".
+    # `target`'s records and the notifications about it, whose message opens with its subject_tag.
     about: str | None = None
     verdict: str | None = None
     record: str | None = None
@@ -161,7 +160,7 @@ class Filters:
                 sql.append(f"{col} = ?")
                 args.append(getattr(self, col))
         if self.about is not None:
-            tag = f"[{self.about}]"
+            tag = subject_tag(self.about)
             message = "json_extract(action, '$.params.message')"
             sql.append(f"(target = ? OR (kind = 'notify' AND substr({message}, 1, ?) = ?))")
             args += [self.about, len(tag), tag]

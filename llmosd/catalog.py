@@ -270,6 +270,12 @@ def make_action(kind: str, target: str = "", where: str = "action", **params: An
     return parse_action({"kind": kind, "target": target, "params": params}, where)
 
 
+def subject_tag(about: str) -> str:
+    """What opens the message of a notification the engine sends about `about` (a job, unit or GPU):
+    its target is the person told, so the engine (was this job answered?) and `explain` find it by this."""
+    return f"[{about}]"
+
+
 def parse_action(data: Any, where: str = "action") -> Action:
     """Validate an action from any source; an unknown kind or illegal target is a ContractError."""
     if isinstance(data, dict) and data.get("kind") not in KINDS:

@@ -23,10 +23,12 @@ from llmosd.catalog import (
     iso,
     make_action,
     parse_action,
+    subject_tag,
 )
 from llmosd.errors import ContractError, one_line
 
-__all__ = ["ACTION", "KINDS", "PASSIVE_KINDS", "Action", "Instant", "iso", "make_action", "parse_action"]
+__all__ = ["ACTION", "KINDS", "PASSIVE_KINDS", "Action", "Instant", "iso", "make_action", "parse_action",
+           "subject_tag"]  # fmt: skip
 
 
 class _In(BaseModel):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from llmosd.contract import Action, Gpu, Service, Snapshot, make_action
+from llmosd.contract import Action, Gpu, Service, Snapshot, make_action, subject_tag
 from llmosd.engine.textclass import Classified, TextJudge, clip
 from llmosd.errors import ContractError
 from llmosd.guard import gpu_fault
@@ -65,8 +65,7 @@ def done_before(snap: Snapshot, kind: str, target: str, since: datetime | None =
 
 
 def notify(who: str, about: str, message: str) -> Action:
-    # The subject's tag leads the message: `explain` finds the notification by it (audit.Filters.about).
-    return make_action("notify", who, message=f"[{about}] {message}")
+    return make_action("notify", who, message=f"{subject_tag(about)} {message}")
 
 
 def each(items: Iterable[T], build: Callable[[T], Iterable[Incident]]) -> list[Incident]:

@@ -4,7 +4,7 @@ Scheduling)."""
 
 from __future__ import annotations
 
-from llmosd.contract import Gpu, GpuProcess, Job, Snapshot, make_action
+from llmosd.contract import Gpu, GpuProcess, Job, Snapshot, make_action, subject_tag
 from llmosd.engine.candidates import Incident, Option, done_before, each, notify, read_text
 from llmosd.engine.textclass import TextJudge
 from llmosd.guard import gpu_fault
@@ -27,7 +27,7 @@ def _xids_on(job: Job, snap: Snapshot, policy: Policy) -> set[int]:
 def _handled(job: Job, snap: Snapshot) -> bool:
     """Whether an earlier decision already answered this job's failure."""
     return done_before(snap, "job.requeue", job.id, job.finished_at) or any(
-        h.action.kind == "notify" and f"[{job.id}]" in str(h.action.params.get("message", ""))
+        h.action.kind == "notify" and subject_tag(job.id) in str(h.action.params.get("message", ""))
         for h in snap.history
     )
 
