@@ -8,7 +8,7 @@ converted safetensors; each child reports its own wall time, peak RSS and RSS on
 Then, in this process: the text judgement (`classify`) on generated log tails
 (a fixed seed) and, timed only, on each set of hand-written journal and job
 tails in tests/data/heldout*_logs.jsonl (longer: most fill the prompt's log budget),
-`rank` with two options, int8 against fp32 on the written tails, and a
+`rank` with two options, the shipped CPU numerics (int8, bf16) against fp32 on the written tails, and a
 whole decision (`decide`) on every scenario file, each as p50/p95 against
 the rules engine (RegexJudge) on the same inputs.
 """
@@ -115,18 +115,19 @@ def head_cache_ab(items: list[Any], call: Callable[[Any], object]) -> None:
     print(line("classify, whole pass", ms["whole"]))
 
 
-def int8_ab(int8: Any, fp32: Any, held: list[dict[str, Any]], classes: list[str]) -> None:
-    """The shipped int8 judge against the same model in fp32, on the written tails: latency
-    and how often the two read the same class."""
-    best: dict[str, list[str]] = {"int8": [], "fp32": []}  # per tail, in order: each runs once per tail
+def numerics_ab(shipped: Any, fp32: Any, held: list[dict[str, Any]], classes: list[str]) -> None:
+    """The shipped CPU judge (int8, and bf16 where the CPU has it) against the same model in
+    fp32, on the written tails: latency and how often the two read the same class."""
+    tag = shipped.model_name[len(fp32.model_name) :].lstrip("+") or "as loaded"
+    best: dict[str, list[str]] = {tag: [], "fp32": []}  # per tail, in order: each runs once per tail
 
     def read(name: str, judge: Any) -> Callable[[Any], object]:
         return lambda c: best[name].append(judge.read(c["lines"], classes, c["context"]).best)
 
-    ms = interleaved(held, {"int8": read("int8", int8), "fp32": read("fp32", fp32)})
-    same = sum(a == b for a, b in zip(best["int8"], best["fp32"], strict=True))
-    ratio = pct(ms["int8"], 0.5) / pct(ms["fp32"], 0.5)
-    print(line("read, written tails, int8", ms["int8"]) + f"   (x{ratio:.2f} of fp32)")
+    ms = interleaved(held, {tag: read(tag, shipped), "fp32": read("fp32", fp32)})
+    same = sum(a == b for a, b in zip(best[tag], best["fp32"], strict=True))
+    ratio = pct(ms[tag], 0.5) / pct(ms["fp32"], 0.5)
+    print(line(f"read, written tails, {tag}", ms[tag]) + f"   (x{ratio:.2f} of fp32)")
     print(line("read, written tails, fp32", ms["fp32"]) + f"   same class {same}/{len(held)}")
 
 
@@ -160,7 +161,7 @@ def main() -> int:
 
     t = time.perf_counter()
     judge = load_judge(budget_ms=None)
-    print(f"load_judge in this process: {time.perf_counter() - t:.1f} s (model, adapter merge, int8)")
+    print(f"load_judge in this process: {time.perf_counter() - t:.1f} s (model, adapter merge, int8/bf16)")
     policy, rules = load_policy("default"), RegexJudge()
     logs = generate(a.calls, seed=12345)
     judge.classify(logs[0].lines, policy, logs[0].context)  # first call pays one-off allocations
@@ -187,7 +188,7 @@ def main() -> int:
     print(line("tie ranking (rank, 2 opts)", ranked))
     head_cache_ab(logs[: a.calls // 2], lambda e: judge.classify(e.lines, policy, e.context))
     first = written["heldout_logs"][: a.calls]  # the set earlier notes' int8 figures were taken on
-    int8_ab(judge, load_judge(budget_ms=None, int8=False), first, list(policy.fault_classes))
+    numerics_ab(judge, load_judge(budget_ms=None, int8=False), first, list(policy.fault_classes))
     snaps = [load_snapshot(p) for p in SCENARIOS]
     pols = {s.policy: load_policy(s.policy) for s in snaps}
     llm_d = timed(lambda s: decide(s, pols[s.policy], judge=judge), snaps * 2)

@@ -15,7 +15,15 @@ from llmosd.contract import load_snapshot, parse_snapshot
 from llmosd.engine.decide import decide
 from llmosd.engine.hostile import to_reader
 from llmosd.engine.llm import ADAPTER, SURE, LlmJudge, load_judge
-from llmosd.engine.model import cache_root, converted_folder, load_model, merge_lora, quantize_int8
+from llmosd.engine.model import (
+    bf16_down,
+    cache_root,
+    converted_folder,
+    load_model,
+    merge_lora,
+    native_bf16,
+    quantize_int8,
+)
 from llmosd.engine.prompt import LOG_TOKENS, SIGNATURE, classify_prompt, keep, label_words, tidy
 from llmosd.engine.textclass import RegexJudge, clip
 from llmosd.errors import ModelError
@@ -293,12 +301,41 @@ def test_the_log_budget_decides_how_far_up_the_judge_reads(judge: LlmJudge) -> N
     assert short.tokens < full.tokens
 
 
-@pytest.mark.model
-def test_the_cpu_judge_runs_int8_and_names_it(judge: LlmJudge) -> None:
-    assert judge.model_name.endswith("+judge_lora+int8")  # what the audit log records
+def test_bf16_down_turns_the_mlp_output_projections_and_keeps_the_output_close() -> None:
     import torch
 
-    assert judge.lm.get_decoder().layers[0].mlp.up_proj.weight().dtype == torch.qint8
+    lm = tiny_llama()
+    ids = torch.randint(0, 64, (1, 24))
+    with torch.inference_mode():
+        before = lm(input_ids=ids).logits
+    assert bf16_down(lm, native=True) == 2
+    mlp = lm.model.layers[1].mlp
+    assert mlp.down_proj.weight.dtype == torch.bfloat16 and mlp.up_proj.weight.dtype == torch.float32
+    with torch.inference_mode():
+        after = lm(input_ids=ids).logits
+    assert after.dtype == torch.float32  # the rest of the model reads its own dtype back
+    assert 0 < float((after - before).abs().max()) < 0.05 * float(before.abs().max())
+
+
+def test_without_native_bf16_down_proj_stays_fp32() -> None:
+    """An emulated bf16 multiply is slower than fp32: nothing is turned."""
+    import torch
+
+    lm = tiny_llama()
+    assert bf16_down(lm, native=False) == 0
+    assert lm.model.layers[0].mlp.down_proj.weight.dtype == torch.float32
+    assert not lm.model.layers[0].mlp.down_proj._forward_hooks
+
+
+@pytest.mark.model
+def test_the_cpu_judge_runs_int8_and_bf16_where_native_and_names_it(judge: LlmJudge) -> None:
+    import torch
+
+    numerics = "+int8+bf16" if native_bf16() else "+int8"
+    assert judge.model_name.endswith("+judge_lora" + numerics)  # what the audit log records
+    mlp = judge.lm.get_decoder().layers[0].mlp
+    assert mlp.up_proj.weight().dtype == torch.qint8
+    assert mlp.down_proj.weight.dtype == (torch.bfloat16 if native_bf16() else torch.float32)
 
 
 @pytest.mark.model

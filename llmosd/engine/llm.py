@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmosd.engine.model import Loaded, load_model, merge_lora, quantize_int8
+from llmosd.engine.model import Loaded, bf16_down, load_model, merge_lora, quantize_int8
 from llmosd.engine.prompt import (
     LOG_TOKENS,
     SIGNATURE,
@@ -92,12 +92,13 @@ class LlmJudge:
         loaded: Loaded,
         budget_ms: float | None = BUDGET_MS,
         adapter: str = "",
-        int8: bool = False,
+        numerics: str = "",
         log_tokens: int = LOG_TOKENS,
     ):
         self.lm, self.tok = loaded.model, loaded.tok
         self._count = token_counter(loaded.tok)
-        self.model_name = loaded.name + (f"+{adapter}" if adapter else "") + ("+int8" if int8 else "")
+        # numerics: how the CPU runs it, when not as loaded ("+int8", "+int8+bf16"); the audit names it
+        self.model_name = loaded.name + (f"+{adapter}" if adapter else "") + numerics
         self.budget_ms = budget_ms
         self.log_tokens = log_tokens  # of each log the prompt keeps
         self.loaded = loaded
@@ -274,7 +275,8 @@ def load_judge(
     log_tokens: int = LOG_TOKENS,
 ) -> LlmJudge:
     """Load the model (None: the embedded one) and its adapter; on a CPU, with `int8`, most of
-    its matrix multiplies then run in int8 (model.quantize_int8). `log_tokens`: of each log the
+    its matrix multiplies then run in int8 (model.quantize_int8) and, where the CPU has native
+    bf16, the rest of the projections in bf16 (model.bf16_down). `log_tokens`: of each log the
     prompt keeps.
 
     `adapter`: "default" merges the committed adapter when it was trained for
@@ -299,8 +301,10 @@ def load_judge(
             merge_lora(loaded.model, path)
             used = path.stem
     # After the merge: the adapter's deltas are added in fp32, then quantized with the weights.
-    swapped = quantize_int8(loaded.model) if int8 and loaded.device == "cpu" else 0
-    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used, int8=swapped > 0, log_tokens=log_tokens)
+    numerics = ""
+    if int8 and loaded.device == "cpu" and quantize_int8(loaded.model):
+        numerics = "+int8" + ("+bf16" if bf16_down(loaded.model) else "")
+    return LlmJudge(loaded, budget_ms=budget_ms, adapter=used, numerics=numerics, log_tokens=log_tokens)
 
 
 def _adapter_meta(path: Path) -> dict[str, str]:
