@@ -339,6 +339,20 @@ def test_the_cpu_judge_runs_int8_and_bf16_where_native_and_names_it(judge: LlmJu
 
 
 @pytest.mark.model
+def test_a_device_that_cannot_take_the_model_leaves_the_cache_alone(
+    judge: LlmJudge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The GPU named in the config is not there: that is the error, and the converted model in the
+    cache, which read fine, is not converted again (20 s and a rewrite of ~0.5 GB)."""
+    weights = converted_folder(judge.loaded.sha, cache_root()) / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    with pytest.raises(ModelError, match="cannot move the model to cuda:99"):
+        load_model(device="cuda:99")
+    assert "converting" not in caplog.text
+    assert weights.stat().st_mtime_ns == before
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_llm_engine_decides_every_scenario(judge: LlmJudge, path: Path) -> None:
     snap = load_snapshot(path)

@@ -156,13 +156,7 @@ def _read_folder(folder: Path, device: str, dtype: str | None) -> tuple[Any, Any
         )
     except Exception as e:  # transformers raises OSError, ValueError, safetensors errors, ...
         raise ModelError(f"{folder}: cannot load the model: {type(e).__name__}: {e}") from None
-    if device != "cpu":
-        try:
-            model.to(device)
-        except (RuntimeError, AssertionError) as e:
-            raise ModelError(f"cannot move the model to {device}: {e}") from None
-    model.eval()
-    return model, tok
+    return model.eval(), tok
 
 
 def load_model(
@@ -201,6 +195,12 @@ def load_model(
         _convert(path, folder)
         converted = True
         lm, tok = _read_folder(folder, device, dtype)
+    # Only after the read: a device that cannot take the model says nothing of the cache.
+    if device != "cpu":
+        try:
+            lm.to(device)
+        except (RuntimeError, AssertionError) as e:
+            raise ModelError(f"cannot move the model to {device}: {e}") from None
     name = f"{path.name}@{sha[:12]}"
     return Loaded(lm, tok, name, sha, device, time.perf_counter() - started, converted)
 
