@@ -19,6 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a fresh machine hypothesis's first text example builds its unicode
+# tables (seconds), and a busy two-core box is slow now and then; neither is the code's behaviour.
+settings.register_profile("llmosd", deadline=None)
+settings.load_profile("llmosd")
 
 # Tests start `python -m llmosd` in real subprocesses, some from a temporary
 # directory: they must run this checkout's code, not whichever llmosd happens
