@@ -84,6 +84,10 @@ def show_status(s: Any) -> str:
         f"gpus {s.gpus} ({s.gpus_drained} drained)   jobs {s.jobs_running} running, {s.jobs_queued} queued"
         f"   services {s.services_failed} failed   updates {s.updates_pending} pending",
     ]  # fmt: skip
+    if s.model:
+        out.append(f"model {s.model}")
+    elif s.model_error:
+        out.append(f"model did not load, so the rules decide: {s.model_error}")
     if s.pending:
         rows = [[p.id, p.action.get("kind"), p.action.get("target"), "; ".join(p.reasons), p.requested_by]
                 for p in s.pending]  # fmt: skip

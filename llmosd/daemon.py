@@ -89,7 +89,9 @@ class Daemon:
         self.store = Store(cfg.state_dir / "llmosd.db")
         # The model loads first (seconds): a simulated timeline's clock starts when its GPUs are opened,
         # and its first events must not pass while the daemon cannot yet watch them.
-        self.judge = load_engine(cfg.engine, cfg.model, cfg.device, cfg.int8, cfg.log_tokens)
+        self.judge, self.model_error = load_engine(
+            cfg.engine, cfg.model, cfg.device, cfg.int8, cfg.log_tokens
+        )
         self.gpus = open_gpus(cfg.simulate, policy.gpu.xid_window)
         self.supervisor = (
             Supervisor(cfg.supervised, audit=self.audit, policy=policy, state_dir=cfg.state_dir / "supervise")

@@ -51,6 +51,7 @@ class DaemonBackend:
         return StatusView(
             hostname=s.host.hostname, now=s.now, mode=ex.mode, mode_until=self.d.mode_until,
             engine="rules" if self.d.judge is None else "llm", gpus=len(s.gpus),
+            model=None if self.d.judge is None else self.d.judge.model_name, model_error=self.d.model_error,
             gpus_drained=sum(g.drained for g in s.gpus),
             jobs_running=sum(j.state == "running" for j in s.jobs),
             jobs_queued=sum(j.state == "queued" for j in s.jobs),

@@ -277,6 +277,8 @@ class StatusView(_Out):
     mode: Mode
     mode_until: Instant | None = None
     engine: str = "rules"
+    model: str | None = None  # under engine llm: file, hash, adapter and CPU numerics, as audited
+    model_error: str = ""  # engine llm was asked for, but the model did not load: why the rules decide
     gpus: int = 0
     gpus_drained: int = 0
     jobs_running: int = 0

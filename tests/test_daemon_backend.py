@@ -32,8 +32,26 @@ def test_status_and_lists_come_from_the_last_snapshot(daemon: Daemon) -> None:
     b = DaemonBackend(daemon)
     s = b.status()
     assert (s.gpus, s.gpus_drained, s.jobs_running, s.mode) == (4, 0, 2, "autonomous")
+    assert (s.engine, s.model, s.model_error) == ("rules", None, "")  # the rules, as asked
     assert [g.index for g in b.gpus("gpu:3")] == [3]
     assert [j.id for j in b.jobs("bob")] == ["stuck-7"]
+
+
+def test_a_model_that_did_not_load_is_named_in_status_with_its_reason(tmp_path: Path) -> None:
+    """engine llm was asked for; the rules decide, and `llmosctl status` says so and why."""
+    from llmosd.ctl import show_status
+
+    missing = tmp_path / "qwen-7b"
+    cfg = load_config(None, state_dir=str(tmp_path), simulate=str(DEMO), socket=str(tmp_path / "s.sock"),
+                      engine="llm", model=str(missing))  # fmt: skip
+    d = Daemon(cfg)
+    try:
+        d.on_worker(d.tick)
+        s = DaemonBackend(d).status()
+    finally:
+        d.close()
+    assert (s.engine, s.model) == ("rules", None) and str(missing) in s.model_error
+    assert f"model did not load, so the rules decide: {missing}: no model here" in show_status(s)
 
 
 def test_an_admin_action_is_judged_executed_and_audited(daemon: Daemon) -> None:

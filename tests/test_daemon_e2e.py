@@ -91,6 +91,7 @@ def test_demo_faults_are_decided_within_two_periods(tmp_path: Path) -> None:
         # The admin socket answers from the live state: gpu 2 is drained.
         status = Client(str(sock), timeout=10).call("status")
         assert status["gpus"] == 4 and status["gpus_drained"] == 1 and status["mode"] == "autonomous"
+        assert status["engine"] == "llm" and "+judge_lora+int8" in status["model"]  # the model deciding
 
         # SIGHUP with a broken policy: the old one stays, the reason is logged, the daemon runs on.
         policy.write_text("gpu: [unclosed\n")

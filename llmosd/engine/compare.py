@@ -57,7 +57,7 @@ def compare(files: list[str], a: Side, b: Side) -> Iterator[tuple[Decision, Deci
     judges: dict[tuple[str, str | None], TextJudge | None] = {}
     for s in (a, b):
         if (s.engine, s.model) not in judges:
-            judges[(s.engine, s.model)] = load_engine(s.engine, model=s.model)  # type: ignore[arg-type]
+            judges[(s.engine, s.model)] = load_engine(s.engine, model=s.model)[0]  # type: ignore[arg-type]
     policies: dict[str, Policy] = {}
 
     def policy(side: Side, own: str) -> Policy:

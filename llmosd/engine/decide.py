@@ -55,17 +55,18 @@ def load_engine(
     device: str = "cpu",
     int8: bool = True,
     log_tokens: int = LOG_TOKENS,
-) -> TextJudge | None:
-    """The judge for `engine`; None means rules. A model that cannot load falls back to rules, loudly."""
+) -> tuple[TextJudge | None, str]:
+    """(the judge for `engine`, or None for the rules; why the rules decide though the model was
+    asked for, else ""). A model that cannot load falls back to rules, loudly."""
     if engine == "rules":
-        return None
+        return None, ""
     from llmosd.engine.llm import load_judge
 
     try:
-        return load_judge(model=model, device=device, int8=int8, log_tokens=log_tokens)
+        return load_judge(model=model, device=device, int8=int8, log_tokens=log_tokens), ""
     except ModelError as e:
         log.warning("model unavailable, the rules engine decides: %s", e)
-        return None
+        return None, str(e)
 
 
 def replay_files(
@@ -73,7 +74,7 @@ def replay_files(
 ) -> Iterator[Decision]:
     """Decide on each scenario file in order; the model is loaded once for all of them."""
     snaps = [load_snapshot(Path(f)) for f in files]  # refuse a bad file before any work
-    judge = load_engine(engine, model=model)
+    judge, _ = load_engine(engine, model=model)  # load_engine logs why a model fell back
     policies: dict[str, Policy] = {}
     for snap in snaps:
         name = policy or snap.policy
