@@ -139,6 +139,23 @@ def show_act(r: Any) -> str:
     return line
 
 
+def show_answer(done: str) -> Show:
+    """approve / deny: what the person decided, with its audit record, then what ran."""
+
+    def show(r: Any) -> str:
+        what = f"{r.action.get('kind')} {r.action.get('target', '')}".strip()
+        line = f"{what}: {done}" + (f" (audit #{r.audit_ids[0]})" if r.audit_ids else "")
+        if done == "denied":
+            return line + "; nothing was done"
+        if r.verdict == "deny":  # the guard judges again at run time: the machine may have changed
+            line += "\nbut the guard refuses it now" + (f" ({'; '.join(r.reasons)})" if r.reasons else "")
+        if r.outcome:
+            line += f"\noutcome: {r.outcome}" + (f" ({r.detail})" if r.detail else "")
+        return line
+
+    return show
+
+
 def show_autonomy(a: Any) -> str:
     until = f" until {_t(a.until)}" if a.until else ""
     return f"mode {a.mode}{until}" + (f" (set by {a.set_by})" if a.set_by else "")
@@ -150,8 +167,9 @@ def show_job(j: Any) -> str:
 
 SHOW: dict[str, Show] = {
     "status": show_status, "gpus": show_gpus, "jobs": show_jobs, "services": show_services,
-    "updates": show_updates, "audit": show_audit, "explain": show_explain, "approve": show_act,
-    "deny": show_act, "cancel": show_act, "command": show_act, "autonomy": show_autonomy, "submit": show_job,
+    "updates": show_updates, "audit": show_audit, "explain": show_explain,
+    "approve": show_answer("approved"), "deny": show_answer("denied"), "cancel": show_act,
+    "command": show_act, "autonomy": show_autonomy, "submit": show_job,
 }  # fmt: skip
 
 
@@ -164,12 +182,12 @@ def _mem(used: float | None, total: float | None) -> str:
 
 
 def emit(args: argparse.Namespace, op: str, result: Any) -> int:
-    """Print a result; 1 when the daemon refused the change or it failed."""
+    """Print a result; 1 when the daemon refused the change or it failed (a deny that was done is 0)."""
     if args.json:
         print(json.dumps(result, indent=None))
     else:
         print(SHOW[op](load_result(op, result)))
-    if isinstance(result, dict) and "verdict" in result:
+    if isinstance(result, dict) and "verdict" in result and op != "deny":
         return 1 if result["verdict"] == "deny" or result.get("outcome") in ("failed", "refused") else 0
     return 0
 
@@ -183,13 +201,13 @@ def _run(op: str, **fields: Any) -> Callable[[argparse.Namespace], tuple[str, di
 
 def _audit_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     q = {k: getattr(a, k) for k in ("target", "kind", "actor", "verdict", "record", "limit")}
-    q.update(since=_when(a.since), until=_when(a.until))
+    q.update(since=_back(a.since, "--since"), until=_back(a.until, "--until"))
     return "audit", {"query": {k: v for k, v in q.items() if v is not None}}
 
 
 def _explain_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     target = nl_slots.target_of(a.target)
-    return "explain", {"target": target, "since": _when(a.since), "summarise": a.summary}
+    return "explain", {"target": target, "since": _back(a.since, "--since"), "summarise": a.summary}
 
 
 def _autonomy_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -205,13 +223,33 @@ def _submit_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def _when(text: str | None) -> str | None:
-    """An ISO time, or words such as "tomorrow", "monday", "2h", "3 days", read against local now."""
+    """A time ahead: ISO, or words such as "tomorrow", "monday", "2h", "3 days", read against local now."""
     if text is None:
         return None
-    t = nl_slots.read_time(text, datetime.now().astimezone())
+    now = datetime.now().astimezone()
+    t = nl_slots.read_time(text, now)
     if t is None:
         raise UsageError(f"cannot read the time {text!r} (try 2026-11-23T08:00, tomorrow, monday, 3h)")
+    if t <= now:
+        raise UsageError(f"--until {text!r} is {t:%Y-%m-%d %H:%M}, already past")
     return t.isoformat()
+
+
+def _back(text: str | None, flag: str) -> str | None:
+    """A time behind, for reading the audit log: ISO, or a span back ("90m", "2 hours"), or words
+    ("yesterday", "monday", "in the last hour"), read against local now."""
+    if text is None:
+        return None
+    now = datetime.now().astimezone()
+    with contextlib.suppress(ValueError):
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return (t if t.tzinfo else t.replace(tzinfo=now.tzinfo)).isoformat()
+    for words in (f"{text} ago", text, f"since {text}"):  # "2h", "yesterday", "monday"
+        back = nl_slots.since(words, now)
+        if back is not None:
+            return back.isoformat()
+    raise UsageError(f"{flag}: cannot read {text!r} as a time back from now "
+                     "(try 90m, 2 hours, yesterday, monday, 2026-11-23T08:00)")  # fmt: skip
 
 
 def ask(args: argparse.Namespace, client: Client) -> int:

@@ -124,6 +124,9 @@ class DaemonBackend:
     def set_autonomy(self, mode: Mode, until: datetime | None, who: Peer) -> AutonomyState:
         def run() -> AutonomyState:
             d = self.d
+            if until is not None and until <= d.audit.clock():
+                # It would end at the next tick, leaving the old mode back as if nothing was asked.
+                raise RequestError("bad_request", f"until {stamp(until)} is already past")
             d.executors.mode, d.mode_until = mode, until
             d.audit.event("autonomy", mode, who.actor(), f"until {stamp(until)}" if until else "")
             return AutonomyState(mode=mode, until=until, set_by=who.actor(), set_at=d.audit.clock())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,11 @@ def test_autonomy_until_words_and_audit_filters(daemon, capsys) -> None:
     assert main(["--socket", str(srv.path), "--json", "audit", "--kind", "autonomy"]) == 0
     [rec] = json.loads(capsys.readouterr().out)
     assert rec["target"] == "observe" and rec["actor"] == "uid=0(root)"
+    # --since and --until look back from now: the record just written is within the last hour.
+    for flag, within in (("--since", True), ("--until", False)):
+        for back in ("1h", "2 hours", "yesterday"):
+            assert main(["--socket", str(srv.path), "--json", "audit", "--kind", "autonomy", flag, back]) == 0
+            assert bool(json.loads(capsys.readouterr().out)) is within, (flag, back)
 
 
 def test_ask_shows_the_command_and_waits_for_yes(daemon) -> None:
@@ -99,6 +105,8 @@ def test_refusals_exit_non_zero(daemon, tmp_path: Path) -> None:
     assert ctl(srv, "autonomy", "sideways").returncode == 2
     bad_time = ctl(srv, "autonomy", "observe", "--until", "whenever")
     assert bad_time.returncode == 2 and "cannot read the time" in bad_time.stderr
+    past = ctl(srv, "autonomy", "supervised", "--until", "2020-01-01")
+    assert past.returncode == 2 and "already past" in past.stderr
     gone = subprocess.run([sys.executable, "-m", "llmosd.ctl", "--socket", str(tmp_path / "x"), "status"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert gone.returncode == 1 and "is llmosd running?" in gone.stderr
@@ -125,3 +133,24 @@ def test_submit_cancel_and_explain(daemon, capsys) -> None:
     assert main(["--socket", str(srv.path), "explain", "j-17"]) == 0
     out = capsys.readouterr().out
     assert "job.stop j-17" in out and "uid=0(root)" in out and "(audit records: #" in out
+
+
+def test_a_held_change_denied_exits_0_and_one_approved_runs(daemon) -> None:
+    """Denying a held change is the person's decision carried out, not a failure of the command."""
+    srv, backend = daemon
+    assert ctl(srv, "autonomy", "supervised").returncode == 0
+    ids = []
+    for gpu in ("gpu:0", "gpu:1"):
+        held = ctl(
+            srv, "ask", "--yes", json.dumps({"intent": "act", "action": {"kind": "gpu.drain", "target": gpu}})
+        )
+        assert held.returncode == 0, held.stdout + held.stderr
+        ids.append(re.search(r"llmosctl approve (\S+)", held.stdout).group(1))
+    no = ctl(srv, "deny", ids[0], "--reason", "not now")
+    assert no.returncode == 0, no.stderr
+    assert re.fullmatch(r"gpu\.drain gpu:0: denied \(audit #\d+\); nothing was done\n", no.stdout)
+    yes = ctl(srv, "approve", ids[1])
+    assert yes.returncode == 0 and re.match(
+        r"gpu\.drain gpu:1: approved \(audit #\d+\)\noutcome: ok", yes.stdout
+    )
+    assert [r.detail for r in backend.log.query() if r.detail.startswith("denied")] == ["denied: not now"]

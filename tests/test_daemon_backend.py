@@ -4,6 +4,7 @@ the guard and the executors, approvals carry a person's grant, autonomy changes 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,13 @@ def test_a_model_that_did_not_load_is_named_in_status_with_its_reason(tmp_path: 
         d.close()
     assert (s.engine, s.model) == ("rules", None) and str(missing) in s.model_error
     assert f"model did not load, so the rules decide: {missing}: no model here" in show_status(s)
+
+
+def test_a_mode_until_a_past_time_is_refused_and_the_mode_stays(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    with pytest.raises(RequestError, match="already past"):
+        b.set_autonomy("supervised", datetime(2020, 1, 1, tzinfo=UTC), ALICE)
+    assert b.status().mode == "autonomous"
 
 
 def test_an_admin_action_is_judged_executed_and_audited(daemon: Daemon) -> None:
