@@ -163,6 +163,8 @@ def _explain(text: str, now: datetime) -> dict[str, Any] | None:
 
 def _mode(mode: str) -> Callable[[str, datetime], dict[str, Any] | None]:
     def build(text: str, now: datetime) -> dict[str, Any] | None:
+        if not s.names_mode(mode, text):
+            return None
         until = s.until(text, now)
         return {"intent": "autonomy", "mode": mode, "until": until.isoformat() if until else None}
 

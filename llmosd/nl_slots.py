@@ -234,6 +234,34 @@ def message(text: str) -> str:
     return (m.group(1) or m.group(2)).strip() if m else text.strip()
 
 
+# A mode change is the one change with no slot to find in the text, so the words must name the mode
+# itself: else the model's label alone would switch the daemon on any text it half-recognises
+# ("banana helicopter purple" read as `observe`).
+_MODE_CUES = {
+    "observe": re.compile(
+        r"\b(?:observ\w*|watch\w*|monitor\w*|hands[- ]?off|dry[- ]?run|freeze|pause|read[- ]only|manual\w*"
+        r"|stop (?:acting|making|doing|changing|touching)|(?:don'?t|do not|never) (?:change|act|touch|do)"
+        r"|no (?:automatic|auto|more|changes?|actions?))\b",
+        re.I,
+    ),
+    "supervised": re.compile(
+        r"\b(?:supervis\w*|approv\w*|permission|ask (?:me|first|before)|check with me|confirm\w*|my ok"
+        r"|sign[- ]?off)\b",
+        re.I,
+    ),
+    "autonomous": re.compile(
+        r"\b(?:autonom\w*|automatic\w*|automation|auto|on (?:your|its) own|resume|take over|without asking"
+        r"|normal operation|unsupervised)\b",
+        re.I,
+    ),
+}
+
+
+def names_mode(mode: str, text: str) -> bool:
+    """Whether `text` has words for `mode` (observe, supervised, autonomous)."""
+    return bool(_MODE_CUES[mode].search(text))
+
+
 def explain_target(text: str) -> str | None:
     """What a "why ..." question is about, named as the audit log names targets."""
     g = gpu(text)

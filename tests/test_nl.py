@@ -21,7 +21,7 @@ from llmosd.contract import command_wire
 from llmosd.ctl import main as ctl_main
 from llmosd.errors import ContractError
 from llmosd.explain import digest, grounded
-from llmosd.nl_corpus import corpus, normal
+from llmosd.nl_corpus import T, corpus, normal
 from llmosd.nl_train import EVAL_SETS, consistent, eval_texts
 from llmosd.protocol import Explanation
 from llmosd.server import Server
@@ -131,6 +131,14 @@ def act(kind: str, target: str, **params: object) -> dict:
         ("cleanup", "clean up the disk", {"intent": "unknown"}),
         ("explain", "why?", {"intent": "unknown"}),
         ("start", "start job j-5", {"intent": "unknown"}),
+        # A mode has no slot: the text must name it, or a mislabelled one would switch the daemon.
+        ("observe", "banana helicopter purple", {"intent": "unknown"}),
+        ("supervised", "what a lovely day", {"intent": "unknown"}),
+        ("autonomous", "show me gpu 3", {"intent": "unknown"}),
+        ("observe", "hands off until monday", {"intent": "autonomy", "mode": "observe",
+                                               "until": "2026-11-23T00:00:00Z"}),
+        ("supervised", "ask me before every change", {"intent": "autonomy", "mode": "supervised"}),
+        ("autonomous", "you can act on your own again", {"intent": "autonomy", "mode": "autonomous"}),
     ],
 )  # fmt: skip
 def test_label_and_slots_build_the_command(label: str, text: str, want: dict) -> None:
@@ -155,6 +163,11 @@ def test_low_confidence_and_shell_text_are_unknown_and_shell_never_reaches_the_m
     assert nl.parse("rm -rf / ; drain gpu 2", FRI, sure) == nl.UNKNOWN
     assert nl.parse("   ", FRI, sure) == nl.UNKNOWN
     assert sure.asked == ["drain gpu 2"]
+
+
+def test_every_mode_phrasing_the_model_is_trained_on_names_its_mode() -> None:
+    for mode in ("observe", "supervised", "autonomous"):
+        assert [t for t in T[mode] if not nl_slots.names_mode(mode, t)] == [], mode
 
 
 def test_corpus_is_seeded_covers_every_label_and_is_held_apart_from_test_texts() -> None:
