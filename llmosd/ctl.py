@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     s.set_defaults(req=None)
 
-    s = sub.add_parser("submit", help="queue a job: llmosctl submit --gpus 2 -- python train.py")
+    s = sub.add_parser("submit", help="queue a job (refused for now: llmosd keeps no job queue yet)")
     s.add_argument("--gpus", type=int, default=1)
     s.add_argument("--mem", type=float, default=0.0, help="GPU memory wanted per GPU, MiB")
     s.add_argument("--priority", choices=["low", "normal", "high"], default="normal")

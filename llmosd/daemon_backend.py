@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmosd import guard
 from llmosd.audit import Context, Filters, stamp
-from llmosd.contract import Action, Gpu, Job, Judged, Mode, Service, Snapshot, Update
+from llmosd.contract import Action, Gpu, Job, Judged, Mode, Service, Snapshot, Update, make_action
 from llmosd.executors import Grant, Outcome
 from llmosd.protocol import (
     ActResult,
@@ -137,4 +137,7 @@ class DaemonBackend:
         raise RequestError("refused", "job submission through llmosd is not supported yet")
 
     def cancel(self, job_id: str, who: Peer) -> ActResult:
-        raise RequestError("refused", "job cancellation through llmosd is not supported yet")
+        """Stop a job the daemon sees, as the catalog's job.stop: judged, run and audited like any change."""
+        if not any(j.id == job_id for j in self._snap().jobs):
+            raise RequestError("not_found", f"no job {job_id}")
+        return self.act(make_action("job.stop", job_id), who, f"cancel {job_id}")

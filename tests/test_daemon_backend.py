@@ -62,6 +62,16 @@ def test_a_mode_until_a_past_time_is_refused_and_the_mode_stays(daemon: Daemon) 
     assert b.status().mode == "autonomous"
 
 
+def test_cancel_stops_a_job_through_the_guard_and_an_unknown_one_is_not_found(daemon: Daemon) -> None:
+    b = DaemonBackend(daemon)
+    r = b.cancel("stuck-7", ALICE)
+    assert (r.action["kind"], r.action["target"], r.verdict) == ("job.stop", "stuck-7", "allow")
+    assert r.outcome == "failed" and "simulation: no signal sent" in r.detail  # simulated jobs say so
+    assert {x["record"] for x in b.audit(AuditQuery(kind="job.stop"))} >= {"decision", "intent", "outcome"}
+    with pytest.raises(RequestError, match="no job j-404"):
+        b.cancel("j-404", ALICE)
+
+
 def test_an_admin_action_is_judged_executed_and_audited(daemon: Daemon) -> None:
     b = DaemonBackend(daemon)
     r = b.act(make_action("gpu.drain", "gpu:0"), ALICE, "drain gpu 0")
