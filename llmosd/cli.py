@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmosd.ctl import positive
 from llmosd.errors import exit_with_message
 from llmosd.train import DEFAULTS
 
@@ -184,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the daemon: watch this machine, decide, act, audit")
     p.add_argument("--config", help="TOML config (default /etc/llmosd/llmosd.toml if present)")
     p.add_argument("--simulate", metavar="TIMELINE.yaml", help="simulated GPUs and faults instead of NVML")
-    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS", help="stop after this long")
-    p.add_argument("--interval", type=float, metavar="S", help="seconds between samples (default 2)")
+    p.add_argument("--for", dest="seconds", type=positive, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--interval", type=positive, metavar="S", help="seconds between samples (default 2)")
     p.add_argument("--engine", choices=["rules", "llm"])
     p.add_argument("--state-dir", metavar="DIR", help="databases and state (default by user)")
     p.set_defaults(handler=_run)

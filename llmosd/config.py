@@ -92,5 +92,10 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         raise ConfigError(f"{p}: cannot read config: {e.strerror or e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return parse_config(data, str(p))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Config.model_validate({**data, **given})
+    except ValidationError as e:
+        # A bad value from a flag is not the file's fault, and the file may not even exist.
+        flag = any(err["loc"] and err["loc"][0] in given for err in e.errors())
+        raise ConfigError(one_line(e, "a command-line option" if flag else str(p))) from None

@@ -222,6 +222,17 @@ def _submit_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return "submit", {"job": spec}
 
 
+def positive(text: str) -> float:
+    """An argparse type: a number of seconds above zero (a socket timeout of 0 or less cannot wait)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0")
+    return v
+
+
 def _when(text: str | None) -> str | None:
     """A time ahead: ISO, or words such as "tomorrow", "monday", "2h", "3 days", read against local now."""
     if text is None:
@@ -281,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmosctl", description="Talk to the running llmosd.")
     p.add_argument("--socket", default=os.environ.get("LLMOSD_SOCKET", DEFAULT_SOCKET))
     p.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
+    p.add_argument("--timeout", type=positive, default=60.0, help="seconds to wait for an answer")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     sub.add_parser("status", help="mode, counts, pending approvals").set_defaults(req=_run("status"))

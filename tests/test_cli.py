@@ -67,3 +67,6 @@ def test_policy_typo_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_usage_error_exit_2() -> None:
     assert llmosd("replay").returncode == 2
     assert llmosd("frobnicate").returncode == 2
+    for flag in ("--for", "--interval"):
+        p = llmosd("run", flag, "-5")
+        assert p.returncode == 2 and f"argument {flag}: '-5' is not above 0" in p.stderr

@@ -53,3 +53,14 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str, w
 def test_a_named_config_that_is_missing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_bad_option_is_blamed_on_the_command_line_not_the_file(tmp_path: Path) -> None:
+    good = tmp_path / "llmosd.toml"
+    good.write_text("sample_interval_s = 5\n")
+    with pytest.raises(ConfigError, match=r"^a command-line option: sample_interval_s: ") as e:
+        load_config(good, sample_interval_s=-1)
+    assert str(good) not in str(e.value)
+    good.write_text("sample_interval_s = -1\n")
+    with pytest.raises(ConfigError, match=rf"^{good}: sample_interval_s: "):
+        load_config(good, engine="rules")

@@ -105,6 +105,9 @@ def test_refusals_exit_non_zero(daemon, tmp_path: Path) -> None:
     assert ctl(srv, "autonomy", "sideways").returncode == 2
     bad_time = ctl(srv, "autonomy", "observe", "--until", "whenever")
     assert bad_time.returncode == 2 and "cannot read the time" in bad_time.stderr
+    no_wait = subprocess.run([sys.executable, "-m", "llmosd.ctl", "--timeout", "0", "status"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert no_wait.returncode == 2 and "--timeout: '0' is not above 0" in no_wait.stderr
     past = ctl(srv, "autonomy", "supervised", "--until", "2020-01-01")
     assert past.returncode == 2 and "already past" in past.stderr
     gone = subprocess.run([sys.executable, "-m", "llmosd.ctl", "--socket", str(tmp_path / "x"), "status"],
