@@ -199,6 +199,12 @@ def _run(op: str, **fields: Any) -> Callable[[argparse.Namespace], tuple[str, di
     return lambda a: (op, {k: getattr(a, v) for k, v in fields.items()})
 
 
+def _gpus_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """`gpus 3`, `gpus gpu3` and `gpus gpu:3` all name GPU 3."""
+    t = a.target.strip()
+    return "gpus", {"target": f"gpu:{t}" if t.isdigit() else nl_slots.target_of(t) if t else ""}
+
+
 def _audit_req(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     q = {k: getattr(a, k) for k in ("target", "kind", "actor", "verdict", "record", "limit")}
     q.update(since=_back(a.since, "--since"), until=_back(a.until, "--until"))
@@ -299,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     for topic in ("gpus", "jobs", "services", "updates"):
         s = sub.add_parser(topic, help=f"list {topic}")
         s.add_argument("target", nargs="?", default="", help="narrow to one GPU, unit, job or user")
-        s.set_defaults(req=_run(topic, target="target"))
+        s.set_defaults(req=_gpus_req if topic == "gpus" else _run(topic, target="target"))
 
     s = sub.add_parser("audit", help="audit records, newest last")
     for f in ("target", "kind", "actor", "since", "until"):

@@ -50,6 +50,9 @@ def test_status_and_lists_as_tables_and_json(daemon, capsys) -> None:
     assert main(["--socket", str(srv.path), "gpus"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].split()[:3] == ["GPU", "NAME", "UTIL"] and len(rows) == 3
+    for one in ("1", "gpu1", "gpu:1"):
+        assert main(["--socket", str(srv.path), "gpus", one]) == 0
+        assert [r.split()[0] for r in capsys.readouterr().out.splitlines()] == ["GPU", "1"], one
     assert main(["--socket", str(srv.path), "--json", "jobs", "alice"]) == 0
     assert [j["id"] for j in json.loads(capsys.readouterr().out)] == ["j-17"]
     assert main(["--socket", str(srv.path), "services", "nginx.service"]) == 0
