@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -43,7 +44,18 @@ class Client:
                 reply = _read_line(s)
         except FileNotFoundError:
             raise ProtocolError(f"{self.path}: no such socket; is llmosd running?") from None
-        except (ConnectionRefusedError, PermissionError, TimeoutError, OSError) as e:
+        except ConnectionRefusedError:
+            # A socket file nobody listens on (llmosd was killed), or a file that is no socket at all.
+            try:
+                what = (
+                    "a socket nobody listens on"
+                    if stat.S_ISSOCK(os.stat(self.path).st_mode)
+                    else "not a socket"
+                )
+            except OSError:  # gone meanwhile
+                what = "no such socket"
+            raise ProtocolError(f"{self.path}: {what}; is llmosd running, and is this its socket?") from None
+        except (PermissionError, TimeoutError, OSError) as e:
             raise ProtocolError(f"{self.path}: {e.strerror or e}") from None
         resp = decode_response(reply)
         if not resp.ok:

@@ -116,6 +116,11 @@ def test_refusals_exit_non_zero(daemon, tmp_path: Path) -> None:
     gone = subprocess.run([sys.executable, "-m", "llmosd.ctl", "--socket", str(tmp_path / "x"), "status"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert gone.returncode == 1 and "is llmosd running?" in gone.stderr
+    cfg = tmp_path / "llmosd.toml"
+    cfg.write_text("")  # a file given where the socket should be
+    wrong = subprocess.run([sys.executable, "-m", "llmosd.ctl", "--socket", str(cfg), "status"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert wrong.returncode == 1 and "llmosd.toml: not a socket; is llmosd running" in wrong.stderr
 
 
 def test_viewer_is_refused_a_change(tmp_path: Path) -> None:
