@@ -114,6 +114,12 @@ def gpu(text: str) -> int | None:
     return None
 
 
+def gpus_named(text: str) -> set[int]:
+    """Every GPU the text names, however: "gpu 3 and gpu 2", "gpus 2 and 3", "card two"."""
+    named = {n for m in _GPU.finditer(text) if (n := number(m.group(1))) is not None}
+    return named | set(gpu_list(text))
+
+
 def gpu_list(text: str) -> list[int]:
     """All GPU numbers after "gpu(s)": "on gpus 0, 1 and 3" -> [0, 1, 3]."""
     m = re.search(r"\bgpus?\s*((?:(?:\d+|,|and|&|\s)+))", text, re.I)

@@ -131,6 +131,10 @@ def act(kind: str, target: str, **params: object) -> dict:
         ("cleanup", "clean up the disk", {"intent": "unknown"}),
         ("explain", "why?", {"intent": "unknown"}),
         ("start", "start job j-5", {"intent": "unknown"}),
+        # One command is one action: two GPUs are not understood, rather than one of them done.
+        ("drain", "drain gpu 3 and gpu 2", {"intent": "unknown"}),
+        ("reset", "reset gpus 0 and 1", {"intent": "unknown"}),
+        ("drain", "drain gpu three", act("gpu.drain", "gpu:3")),
         # A mode has no slot: the text must name it, or a mislabelled one would switch the daemon.
         ("observe", "banana helicopter purple", {"intent": "unknown"}),
         ("supervised", "what a lovely day", {"intent": "unknown"}),
