@@ -374,7 +374,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.req is None:
             return ask(args, client)
         op, fields = args.req(args)
-        return emit(args, op, client.call(op, **fields))
+        try:
+            return emit(args, op, client.call(op, **fields))
+        except RequestError as e:
+            if args.json:  # a script reading stdout learns of the refusal too, not only a person
+                print(json.dumps({"error": {"code": e.code, "message": str(e)}}))
+            raise
 
     return exit_with_message("llmosctl", body, lambda e: getattr(e, "code", "error"))
 

@@ -105,6 +105,8 @@ def test_refusals_exit_non_zero(daemon, tmp_path: Path) -> None:
     assert denied.returncode == 1 and "deny" in denied.stdout
     missing = ctl(srv, "approve", "999")
     assert missing.returncode == 1 and "not_found" in missing.stderr
+    as_json = ctl(srv, "--json", "approve", "999")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["error"]["code"] == "not_found"
     assert ctl(srv, "autonomy", "sideways").returncode == 2
     bad_time = ctl(srv, "autonomy", "observe", "--until", "whenever")
     assert bad_time.returncode == 2 and "cannot read the time" in bad_time.stderr
