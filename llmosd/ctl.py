@@ -282,6 +282,8 @@ def _back(text: str | None, flag: str) -> str | None:
 
 
 def ask(args: argparse.Namespace, client: Client) -> int:
+    if not args.text.strip():
+        raise UsageError('ask: say what to do, e.g. llmosctl ask "drain gpu 3"')
     now = datetime.now().astimezone().isoformat()
     cmd: Command = parse_command(client.call("parse", text=args.text, now=now), "parsed command")
     if isinstance(cmd, UnknownCommand):

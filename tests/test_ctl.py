@@ -96,6 +96,11 @@ def test_ask_for_a_query_needs_no_confirmation_and_unknown_fails(daemon) -> None
     assert q.returncode == 0 and "H100" in q.stdout
     u = ctl(srv, "ask", json.dumps({"intent": "unknown"}))
     assert u.returncode == 1 and "not understood" in u.stderr
+    blank = ctl(srv, "ask", "  ")
+    assert (
+        blank.returncode == 2
+        and blank.stderr == 'llmosctl: error: ask: say what to do, e.g. llmosctl ask "drain gpu 3"\n'
+    )
 
 
 def test_refusals_exit_non_zero(daemon, tmp_path: Path) -> None:
