@@ -52,7 +52,7 @@ class DaemonBackend:
             hostname=s.host.hostname, now=s.now, mode=ex.mode, mode_until=self.d.mode_until,
             engine="rules" if self.d.judge is None else "llm", gpus=len(s.gpus),
             model=None if self.d.judge is None else self.d.judge.model_name, model_error=self.d.model_error,
-            gpus_drained=sum(g.drained for g in s.gpus),
+            gpus_drained=sum(g.index in ex.drained for g in s.gpus),
             jobs_running=sum(j.state == "running" for j in s.jobs),
             jobs_queued=sum(j.state == "queued" for j in s.jobs),
             services_failed=sum(v.state == "failed" for v in s.services), updates_pending=len(s.updates),
@@ -62,7 +62,11 @@ class DaemonBackend:
         )  # fmt: skip
 
     def gpus(self, target: str) -> list[Gpu]:
-        return [g for g in self._snap().gpus if not target or target == f"gpu:{g.index}"]
+        # Drained is the daemon's own state: shown as it is now, not as of the last sample, so a
+        # GPU drained a moment ago by `ask` does not read as in service until the next tick.
+        drained = self.d.executors.drained
+        return [g.model_copy(update={"drained": g.index in drained}) for g in self._snap().gpus
+                if not target or target == f"gpu:{g.index}"]  # fmt: skip
 
     def jobs(self, target: str) -> list[Job]:
         return [j for j in self._snap().jobs if target in ("", j.id, j.user)]

@@ -77,6 +77,8 @@ def test_an_admin_action_is_judged_executed_and_audited(daemon: Daemon) -> None:
     r = b.act(make_action("gpu.drain", "gpu:0"), ALICE, "drain gpu 0")
     assert r.verdict == "allow" and r.outcome == "ok", r
     assert 0 in daemon.executors.drained
+    # Before the next sample, too: status and the GPU list say what was just done.
+    assert b.status().gpus_drained == 1 and b.gpus("gpu:0")[0].drained
     daemon.on_worker(daemon.tick)
     assert b.status().gpus_drained == 1
     recs = b.audit(AuditQuery(kind="gpu.drain"))
