@@ -149,6 +149,9 @@ def _query(topic: str) -> Callable[[str, datetime], dict[str, Any] | None]:
             target = s.package(text)
         elif topic == "audit":
             target = s.explain_target(text)
+            if target and s.since(text, now):
+                # A query has no time window (CONTRACT §4); explain has one and reads the same records.
+                return _explain(text, now)
         return {"intent": "query", "topic": topic, "target": target or ""}
 
     return build

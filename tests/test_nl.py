@@ -123,6 +123,10 @@ def act(kind: str, target: str, **params: object) -> dict:
         ("notify", "tell alice that her job is idle", act("notify", "alice", message="her job is idle")),
         ("reboot", "reboot the machine", act("host.reboot", "")),
         ("jobs", "show me all jobs", {"intent": "query", "topic": "jobs", "target": ""}),
+        ("audit", "audit entries for gpu 1", {"intent": "query", "topic": "audit", "target": "gpu:1"}),
+        # A look-back needs explain, the command with a window: it is not dropped.
+        ("audit", "what did you do to gpu 1 in the last hour",
+         {"intent": "explain", "target": "gpu:1", "since": "2026-11-20T13:03:00Z"}),
         ("defer", "defer all updates until monday", act("update.defer", "all", until="2026-11-23T00:00:00Z")),
         # A slot the text does not name is never guessed, and an invalid one is not passed on.
         ("drain", "drain it", {"intent": "unknown"}),
