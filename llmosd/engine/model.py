@@ -49,7 +49,7 @@ INT8_PROJECTIONS = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj
 # int8's one scale cost nothing. On a Zen 4 core (avx512_bf16) a 1536-to-576 projection of 170
 # tokens took 1.72 ms in fp32, 0.74 in bf16 (int8: 0.44). The committed adapter read the five
 # held-out sets 1030 times right either way in one run (sets 6-7: 357 against 355), turning 7-19
-# readings a set both ways; interleaved per tail, the written sets' p50 fell 13-20% (132 to 112 ms
+# readings a set both ways; interleaved per tail, the written sets' p50 fell 12-19% (132 to 112 ms
 # on set 1, 240 to 208 on set 5). A CPU without native bf16 emulates it, slower than fp32.
 BF16_PROJECTIONS = frozenset({"down_proj"})
 
