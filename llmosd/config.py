@@ -72,13 +72,6 @@ class Config(_Strict):
         return self.socket
 
 
-def parse_config(data: dict[str, Any], where: str) -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(one_line(e, where)) from None
-
-
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     """Read `path` (None: the default file, whose absence means all defaults); `overrides` win (CLI flags)."""
     p = Path(path) if path is not None else DEFAULT_PATH
