@@ -141,29 +141,37 @@ def show_explain(e: Any) -> str:
     return f"{summary}{e.text}\n(audit records: {refs})"
 
 
+def _what(r: Any) -> str:
+    return f"{r.action.get('kind')} {r.action.get('target', '')}".strip()
+
+
+def _reasons(r: Any) -> str:
+    return f" ({'; '.join(r.reasons)})" if r.reasons else ""
+
+
+def _outcome(r: Any) -> str:
+    if not r.outcome:
+        return ""
+    return f"\noutcome: {r.outcome}" + (f" ({r.detail})" if r.detail else "")
+
+
 def show_act(r: Any) -> str:
-    what = f"{r.action.get('kind')} {r.action.get('target', '')}".strip()
-    line = f"{what}: {r.verdict}" + (f" ({'; '.join(r.reasons)})" if r.reasons else "")
+    line = f"{_what(r)}: {r.verdict}{_reasons(r)}"
     if r.approval_id:
         line += f"\nheld for approval: llmosctl approve {r.approval_id}"
-    if r.outcome:
-        line += f"\noutcome: {r.outcome}" + (f" ({r.detail})" if r.detail else "")
-    return line
+    return line + _outcome(r)
 
 
 def show_answer(done: str) -> Show:
     """approve / deny: what the person decided, with its audit record, then what ran."""
 
     def show(r: Any) -> str:
-        what = f"{r.action.get('kind')} {r.action.get('target', '')}".strip()
-        line = f"{what}: {done}" + (f" (audit #{r.audit_ids[0]})" if r.audit_ids else "")
+        line = f"{_what(r)}: {done}" + (f" (audit #{r.audit_ids[0]})" if r.audit_ids else "")
         if done == "denied":
             return line + "; nothing was done"
         if r.verdict == "deny":  # the guard judges again at run time: the machine may have changed
-            line += "\nbut the guard refuses it now" + (f" ({'; '.join(r.reasons)})" if r.reasons else "")
-        if r.outcome:
-            line += f"\noutcome: {r.outcome}" + (f" ({r.detail})" if r.detail else "")
-        return line
+            line += f"\nbut the guard refuses it now{_reasons(r)}"
+        return line + _outcome(r)
 
     return show
 
