@@ -85,8 +85,8 @@ def _job_or_unit(text: str, job_kind: str, unit_kind: str, **job_params: Any) ->
 
 def _gpu(kind: str, text: str, **params: Any) -> dict[str, Any] | None:
     # A command is one action: of "drain gpu 3 and gpu 2" none is done, rather than gpu 3 alone.
-    g = s.gpu(text) if len(s.gpus_named(text)) == 1 else None
-    return _act(kind, None if g is None else f"gpu:{g}", **params)
+    named = s.gpus_named(text)
+    return _act(kind, f"gpu:{named.pop()}" if len(named) == 1 else None, **params)
 
 
 def _stop(text: str, now: datetime) -> dict[str, Any] | None:
